@@ -1,0 +1,23 @@
+"""encrypted-platform: a Docker-based AI platform with encryption at rest and in transit.
+
+The program is thin on purpose: settings are parsed and validated in components/settings (a bad
+value stops `pulumi preview` with the key named), and components/platform.py composes the rest.
+"""
+
+import pulumi
+
+from components.platform import Platform
+from components.settings import load_secrets, load_settings
+
+settings = load_settings()
+secrets = load_secrets(settings)
+platform = Platform(
+    "platform",
+    settings,
+    secrets,
+    project=pulumi.get_project(),
+    stack=pulumi.get_stack(),
+)
+
+pulumi.export("volumes", {name: v.volume_name for name, v in platform.volumes.items()})
+pulumi.export("mountPoints", {name: v.mount_point for name, v in platform.volumes.items()})

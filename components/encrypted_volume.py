@@ -1,0 +1,117 @@
+"""EncryptedVolume: a Docker volume whose data sits on a LUKS2 device of the Docker host."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_random as random
+
+from .host import DockerHost
+from .luks_scripts import LuksVolumeSpec, invocation, render_program, volume_spec
+from .settings import EncryptionSettings, VolumeSettings
+from .settings.storage import LUKS_CIPHER, LUKS_KEY_SIZE_BITS
+
+PASSPHRASE_LENGTH = 64  # alphanumeric: about 380 bits, and no quoting or newline surprises
+
+# Labels on the docker.Volume: plain facts for reviewers and the policy pack.
+LABEL_PREFIX = "encrypted-platform"
+
+
+@dataclass(frozen=True)
+class EncryptedVolumeArgs:
+    host: DockerHost
+    volume: VolumeSettings
+    encryption: EncryptionSettings
+    project: str
+    stack: str
+
+
+def volume_labels(spec: LuksVolumeSpec) -> dict[str, str]:
+    return {
+        f"{LABEL_PREFIX}.volume": spec.volume,
+        f"{LABEL_PREFIX}.luks.mapping": spec.mapper,
+        f"{LABEL_PREFIX}.luks.uuid": spec.uuid,
+        f"{LABEL_PREFIX}.luks.cipher": LUKS_CIPHER,
+        f"{LABEL_PREFIX}.luks.key-size": str(LUKS_KEY_SIZE_BITS),
+        f"{LABEL_PREFIX}.luks.mount-point": spec.mount,
+    }
+
+
+class EncryptedVolume(pulumi.ComponentResource):
+    """Children: the passphrase(s) (random, secret), the LUKS command on the host (create =
+    converge, delete = unmount and close), an optional re-encryption command, and the
+    docker.Volume bound to the data directory inside the mounted LUKS filesystem."""
+
+    def __init__(self, name: str, args: EncryptedVolumeArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("encrypted-platform:storage:EncryptedVolume", name, None, opts)
+        spec = volume_spec(name, args.volume, args.encryption, project=args.project, stack=args.stack)
+        self.spec = spec
+        become = args.host.become
+
+        # One passphrase per key version. The previous version's passphrase stays in the program
+        # (unchanged, so Pulumi keeps its value) for the rotation that follows a version bump.
+        current = self._passphrase(name, spec.key_version)
+        keys = [current.result]
+        if spec.key_version > 1:
+            keys.append(self._passphrase(name, spec.key_version - 1).result)
+        stdin: pulumi.Output[str] = pulumi.Output.secret(
+            pulumi.Output.all(*keys).apply(lambda ks: "\n".join(ks) + "\n")
+        )
+
+        ensure = invocation(render_program("ensure", spec), f"ep-luks-ensure-{name}", become=become)
+        # Manual unlock: every `pulumi up` runs the (idempotent) converge step, which is how an
+        # operator unlocks the volumes after a reboot.
+        triggers = [uuid.uuid4().hex] if spec.unlock_at_boot == "manual" else None
+        self.luks = args.host.run(
+            f"{name}-luks",
+            create=ensure,
+            update=ensure,
+            delete=invocation(render_program("delete", spec), f"ep-luks-delete-{name}", become=become),
+            stdin=stdin,
+            triggers=triggers,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        depends: list[pulumi.Resource] = [self.luks]
+        if spec.reencrypt_generation > 0:
+            reencrypt = args.host.run(
+                f"{name}-reencrypt",
+                create=invocation(
+                    render_program("reencrypt", spec), f"ep-luks-reencrypt-{name}", become=become
+                ),
+                stdin=pulumi.Output.secret(current.result.apply(lambda k: k + "\n")),
+                triggers=[spec.reencrypt_generation],
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.luks]),
+            )
+            depends.append(reencrypt)
+
+        self.volume = docker.Volume(
+            name,
+            name=f"{LABEL_PREFIX}-{name}",
+            driver="local",
+            driver_opts={"type": "none", "o": "bind", "device": spec.data_dir},
+            labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in volume_labels(spec).items()],
+            opts=pulumi.ResourceOptions(parent=self, provider=args.host.provider, depends_on=depends),
+        )
+        self.volume_name: pulumi.Output[str] = self.volume.name
+        self.mount_point = spec.mount
+        self.data_dir = spec.data_dir
+        self.register_outputs(
+            {
+                "volumeName": self.volume.name,
+                "mapping": spec.mapper,
+                "mountPoint": spec.mount,
+                "luksUuid": spec.uuid,
+                "keyVersion": spec.key_version,
+            }
+        )
+
+    def _passphrase(self, name: str, version: int) -> random.RandomPassword:
+        return random.RandomPassword(
+            f"{name}-passphrase-v{version}",
+            length=PASSPHRASE_LENGTH,
+            special=False,
+            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result"]),
+        )

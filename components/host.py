@@ -1,0 +1,128 @@
+"""DockerHost: the machine the platform runs on.
+
+It yields the two handles every other component needs for the same machine: a way to run
+commands on it (pulumi_command local or remote Command) and a pulumi_docker Provider.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_command as command
+import pulumi_docker as docker
+
+from .settings import HostSettings
+
+
+def ssh_material_dir(project: str, stack: str) -> Path:
+    """Where the operator machine keeps the SSH key and pinned host key for the Docker CLI's ssh
+    transport (it reads keys only from files)."""
+    return Path.home() / ".ssh" / "encrypted-platform" / f"{project}-{stack}"
+
+
+def known_hosts_line(settings: HostSettings) -> str:
+    host = settings.address if settings.port == 22 else f"[{settings.address}]:{settings.port}"
+    key = " ".join((settings.host_key or "").split()[:2])
+    return f"{host} {key}\n"
+
+
+def _write_private(path: Path, content: str) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(content if content.endswith("\n") else content + "\n")
+
+
+class DockerHost(pulumi.ComponentResource):
+    """The local machine (dev) or a server reached over SSH (private key is a Pulumi secret)."""
+
+    provider: docker.Provider
+    connection: command.remote.ConnectionArgs | None
+
+    def __init__(
+        self,
+        name: str,
+        settings: HostSettings,
+        *,
+        private_key: pulumi.Input[str] | None = None,
+        project: str | None = None,
+        stack: str | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("encrypted-platform:host:DockerHost", name, None, opts)
+        self.settings = settings
+        self.become = settings.become
+        project = project or pulumi.get_project()
+        stack = stack or pulumi.get_stack()
+        child = pulumi.ResourceOptions(parent=self)
+
+        if settings.mode == "ssh":
+            if private_key is None:
+                raise ValueError("DockerHost in ssh mode needs private_key")
+            self.connection = command.remote.ConnectionArgs(
+                host=settings.address or "",
+                port=settings.port,
+                user=settings.user,
+                private_key=private_key,
+                host_key=settings.host_key,
+                dial_error_limit=10,
+                per_dial_timeout=15,
+            )
+            material = ssh_material_dir(project, stack)
+            identity = material / "id"
+            known_hosts = material / "known_hosts"
+            # The Docker CLI's ssh transport reads keys only from files: keep a 0600 copy of the
+            # secret key and the pinned host key next to each other, on the operator's machine.
+            pulumi.Output.secret(private_key).apply(lambda key: _write_private(identity, key))
+            _write_private(known_hosts, known_hosts_line(settings))
+            self.docker_host = f"ssh://{settings.user}@{settings.address}:{settings.port}"
+            ssh_opts = [
+                "-o",
+                "IdentitiesOnly=yes",
+                "-i",
+                str(identity),
+                "-o",
+                "StrictHostKeyChecking=yes",
+                "-o",
+                f"UserKnownHostsFile={known_hosts}",
+                "-o",
+                "BatchMode=yes",
+            ]
+            self.provider = docker.Provider(
+                f"{name}-docker", host=self.docker_host, ssh_opts=ssh_opts, opts=child
+            )
+        else:
+            self.connection = None
+            self.docker_host = f"unix://{settings.docker_socket}"
+            self.provider = docker.Provider(f"{name}-docker", host=self.docker_host, opts=child)
+
+        self.register_outputs({"dockerHost": self.docker_host})
+
+    def run(
+        self,
+        name: str,
+        *,
+        create: pulumi.Input[str],
+        update: pulumi.Input[str] | None = None,
+        delete: pulumi.Input[str] | None = None,
+        stdin: pulumi.Input[str] | None = None,
+        triggers: Sequence[Any] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> pulumi.CustomResource:
+        """A Command on this host. Secrets go in `stdin` only: the command text and environment
+        are plain values in the state and in the policy pack's view."""
+        common: dict[str, Any] = dict(
+            create=create,
+            update=update,
+            delete=delete,
+            stdin=stdin,
+            triggers=list(triggers) if triggers else None,
+            add_previous_output_in_env=False,
+        )
+        if self.connection is None:
+            return command.local.Command(name, interpreter=["/bin/sh", "-c"], opts=opts, **common)
+        return command.remote.Command(name, connection=self.connection, opts=opts, **common)

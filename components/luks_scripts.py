@@ -1,0 +1,218 @@
+"""Pure renderers for the LUKS shell programs (no Pulumi here).
+
+The programs are real files under scripts/luks/: a parameter block (EP_* variables, all plain
+values, never a key) followed by the function libraries and one program body. Keys travel only on
+stdin. `invocation` wraps a program into the command line a Pulumi Command runs on the host.
+"""
+
+from __future__ import annotations
+
+import shlex
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from .settings.storage import (
+    LUKS_CIPHER,
+    LUKS_KEY_SIZE_BITS,
+    LUKS_SUBSYSTEM,
+    LUKS_SUBSYSTEM_PENDING,
+    MAPPER_PREFIX,
+    EncryptionSettings,
+    VolumeSettings,
+)
+
+SCRIPTS_DIR = Path(__file__).parent / "scripts" / "luks"
+
+# Order matters only for readability: every library defines functions, the program calls them.
+LIBRARIES = (
+    "lib.sh",
+    "preflight.sh",
+    "format.sh",
+    "keys.sh",
+    "open.sh",
+    "filesystem.sh",
+    "header_backup.sh",
+    "boot.sh",
+    "destroy.sh",
+    "reencrypt.sh",
+)
+PROGRAMS = ("ensure", "delete", "reencrypt")
+UNLOCK_HELPER = "unlock-at-boot.sh"
+
+_UUID_NAMESPACE = uuid.UUID("6f1c0d4e-5b7a-4d59-9a43-2f0e8c1b7d21")
+
+
+def volume_uuid(project: str, stack: str, volume: str) -> str:
+    """The LUKS UUID this stack gives a volume. Deterministic, so it is known at preview and a
+    re-run recognises the device as its own; another stack's device has another UUID."""
+    return str(uuid.uuid5(_UUID_NAMESPACE, f"{project}/{stack}/{volume}"))
+
+
+@dataclass(frozen=True)
+class LuksVolumeSpec:
+    """Everything the programs need about one volume, as plain values."""
+
+    volume: str
+    backing: str  # "file" | "device"
+    source: str  # block device or image file
+    size_bytes: int
+    mapper: str
+    mount: str
+    data_dir: str
+    data_owner: str
+    data_mode: str
+    uuid: str
+    label: str
+    pbkdf: str
+    pbkdf_memory_kib: int | None
+    pbkdf_iterations: int | None
+    pbkdf_parallel: int | None
+    iter_time_ms: int | None
+    filesystem: str
+    unlock_at_boot: str
+    keys_dir: str
+    header_backup_dir: str
+    key_version: int
+    reencrypt_generation: int
+    destroy_data: bool
+    cipher: str = LUKS_CIPHER
+    key_size_bits: int = LUKS_KEY_SIZE_BITS
+
+    @property
+    def mapper_path(self) -> str:
+        return f"/dev/mapper/{self.mapper}"
+
+    def params(self) -> dict[str, str]:
+        def opt(value: int | None) -> str:
+            return "" if value is None else str(value)
+
+        return {
+            "EP_VOLUME": self.volume,
+            "EP_BACKING": self.backing,
+            "EP_SOURCE": self.source,
+            "EP_SIZE_BYTES": str(self.size_bytes),
+            "EP_MAPPER": self.mapper,
+            "EP_MOUNT": self.mount,
+            "EP_DATA_DIR": self.data_dir,
+            "EP_DATA_OWNER": self.data_owner,
+            "EP_DATA_MODE": self.data_mode,
+            "EP_UUID": self.uuid,
+            "EP_LABEL": self.label,
+            "EP_SUBSYSTEM": LUKS_SUBSYSTEM,
+            "EP_SUBSYSTEM_PENDING": LUKS_SUBSYSTEM_PENDING,
+            "EP_CIPHER": self.cipher,
+            "EP_KEY_SIZE": str(self.key_size_bits),
+            "EP_PBKDF": self.pbkdf,
+            "EP_PBKDF_MEMORY": opt(self.pbkdf_memory_kib),
+            "EP_PBKDF_ITERATIONS": opt(self.pbkdf_iterations),
+            "EP_PBKDF_PARALLEL": opt(self.pbkdf_parallel),
+            "EP_ITER_TIME_MS": opt(self.iter_time_ms),
+            "EP_FILESYSTEM": self.filesystem,
+            "EP_FS_LABEL": self.volume[:16],
+            "EP_UNLOCK_AT_BOOT": self.unlock_at_boot,
+            "EP_KEYS_DIR": self.keys_dir,
+            "EP_HEADER_BACKUP_DIR": self.header_backup_dir,
+            "EP_KEY_VERSION": str(self.key_version),
+            "EP_DESTROY_DATA": "yes" if self.destroy_data else "no",
+        }
+
+
+def volume_spec(
+    name: str,
+    volume: VolumeSettings,
+    encryption: EncryptionSettings,
+    *,
+    project: str,
+    stack: str,
+) -> LuksVolumeSpec:
+    mount = f"{encryption.root}/{name}"
+    source = volume.device if volume.backing == "device" else f"{encryption.state_dir}/volumes/{name}.img"
+    assert source is not None
+    kdf = encryption.kdf
+    return LuksVolumeSpec(
+        volume=name,
+        backing=volume.backing,
+        source=source,
+        size_bytes=volume.size,
+        mapper=f"{MAPPER_PREFIX}{name}",
+        mount=mount,
+        data_dir=f"{mount}/data",
+        data_owner=volume.data_owner,
+        data_mode=volume.data_mode,
+        uuid=volume_uuid(project, stack, name),
+        label=f"encrypted-platform:{name}",
+        pbkdf=kdf.pbkdf,
+        pbkdf_memory_kib=kdf.memory_kib,
+        pbkdf_iterations=kdf.iterations,
+        pbkdf_parallel=kdf.parallel,
+        iter_time_ms=kdf.iter_time_ms,
+        filesystem=encryption.filesystem,
+        unlock_at_boot=encryption.unlock_at_boot,
+        keys_dir=encryption.keys_dir,
+        header_backup_dir=encryption.header_backup_dir,
+        key_version=volume.key_version or encryption.key_version,
+        reencrypt_generation=(
+            volume.reencrypt_generation
+            if volume.reencrypt_generation is not None
+            else encryption.reencrypt_generation
+        ),
+        destroy_data=volume.destroy_data_on_delete,
+    )
+
+
+def _read(relative: str) -> str:
+    return (SCRIPTS_DIR / relative).read_text()
+
+
+def _strip_header(text: str) -> str:
+    """Drops a leading shebang and shellcheck directive of a library file."""
+    lines = text.splitlines()
+    while lines and (lines[0].startswith("#!") or lines[0].startswith("# shellcheck shell=")):
+        lines.pop(0)
+    return "\n".join(lines).strip("\n") + "\n"
+
+
+def _single_quoted(value: str) -> str:
+    """Always single-quoted, so every parameter line has the same shape (NAME='value')."""
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def _unlock_helper_function() -> str:
+    body = _read(UNLOCK_HELPER)
+    marker = "EP_UNLOCK_HELPER_EOF"
+    assert marker not in body
+    return f"ep_unlock_helper_text() {{\n  cat <<'{marker}'\n{body.rstrip()}\n{marker}\n}}\n"
+
+
+def render_script(spec: LuksVolumeSpec, body: str, title: str) -> str:
+    """A complete bash program: parameters, libraries, then `body` (a program's main)."""
+    header = [
+        "#!/usr/bin/env bash",
+        f"# encrypted-platform {title} for volume {spec.volume!r}.",
+        "# Rendered from components/scripts/luks by components/luks_scripts.py; keys arrive on stdin only.",
+        "set -euo pipefail",
+        "umask 077",
+        "export LC_ALL=C",
+    ]
+    # Every program gets the whole parameter block, used or not.
+    params = ["# shellcheck disable=SC2034", "{"]
+    params += [f"{key}={_single_quoted(value)}" for key, value in spec.params().items()]
+    params += ["}"]
+    parts = ["\n".join(header), "\n".join(params)]
+    parts += [_strip_header(_read(lib)) for lib in LIBRARIES]
+    parts.append(_unlock_helper_function())
+    parts.append(_strip_header(body))
+    return "\n\n".join(part.strip("\n") for part in parts) + "\n"
+
+
+def render_program(program: str, spec: LuksVolumeSpec) -> str:
+    if program not in PROGRAMS:
+        raise ValueError(f"unknown LUKS program {program!r}")
+    return render_script(spec, _read(f"programs/{program}.sh"), f"luks/{program}")
+
+
+def invocation(program_text: str, name: str, *, become: bool = False) -> str:
+    """The command line for a Pulumi Command: bash runs the program whatever the login shell."""
+    prefix = "sudo -n " if become else ""
+    return f"{prefix}bash -c {shlex.quote(program_text)} {shlex.quote(name)}"

@@ -1,0 +1,91 @@
+# shellcheck shell=bash
+# Unlock at boot. "crypttab": a root-only keyfile, entries in /etc/crypttab and /etc/fstab
+# (systemd's generators use them), and the encrypted-platform-unlock helper plus a unit that runs
+# it before Docker (it also covers hosts without systemd: call the helper from your init before
+# dockerd). "manual": no key on the host; after a reboot the operator runs `pulumi up`.
+
+ep_keyfile() { printf '%s/%s.key' "$EP_KEYS_DIR" "$EP_VOLUME"; }
+
+ep_crypttab_source() {
+  if [ "$EP_BACKING" = "file" ]; then printf '%s' "$EP_SOURCE"; else printf 'UUID=%s' "$EP_UUID"; fi
+}
+
+ep_install_unlock_helper() {
+  mkdir -p /usr/local/sbin
+  if [ -n "$(ep_unlock_helper_text | ep_install_file /usr/local/sbin/encrypted-platform-unlock 0755)" ]; then
+    ep_log "installed /usr/local/sbin/encrypted-platform-unlock"
+  fi
+  [ -d /run/systemd/system ] || return 0
+  local changed=""
+  changed+=$(ep_install_file /etc/systemd/system/encrypted-platform-unlock.service 0644 <<'UNIT'
+[Unit]
+Description=Unlock and mount encrypted-platform LUKS volumes
+After=local-fs.target cryptsetup.target
+Before=docker.service containerd.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/local/sbin/encrypted-platform-unlock
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+)
+  mkdir -p /etc/systemd/system/docker.service.d
+  changed+=$(ep_install_file /etc/systemd/system/docker.service.d/encrypted-platform.conf 0644 <<'UNIT'
+[Unit]
+Wants=encrypted-platform-unlock.service
+After=encrypted-platform-unlock.service
+UNIT
+)
+  if [ -n "$changed" ]; then
+    systemctl daemon-reload
+    systemctl enable encrypted-platform-unlock.service >/dev/null 2>&1
+  fi
+}
+
+ep_boot_setup() {
+  local keyfile
+  keyfile=$(ep_keyfile)
+  mkdir -p "$EP_KEYS_DIR"
+  chmod 0700 "$EP_KEYS_DIR"
+  if [ -n "$(ep_with_key "$EP_KEY" ep_install_file "$keyfile" 0400)" ]; then
+    ep_did keyfile
+  fi
+  ep_table_set /etc/crypttab 1 "$EP_MAPPER" "$EP_MAPPER $(ep_crypttab_source) $keyfile luks,nofail"
+  ep_table_set /etc/fstab 2 "$EP_MOUNT" "$(ep_mapper_path) $EP_MOUNT $EP_FILESYSTEM defaults,nodev,nosuid,nofail 0 2"
+  ep_install_unlock_helper
+}
+
+ep_remove_keyfile() {
+  local keyfile
+  keyfile=$(ep_keyfile)
+  [ -e "$keyfile" ] || return 0
+  if command -v shred >/dev/null 2>&1; then shred -u "$keyfile"; else rm -f "$keyfile"; fi
+  ep_log "removed $keyfile"
+  ep_did keyfile-removed
+}
+
+# Manual unlock: no key stays on the host.
+ep_boot_remove() {
+  ep_table_set /etc/crypttab 1 "$EP_MAPPER" ""
+  ep_table_set /etc/fstab 2 "$EP_MOUNT" ""
+  ep_remove_keyfile
+}
+
+# On delete: the host stops unlocking the volume, but the key is kept (moved aside, root-only)
+# so the data that stays on disk remains recoverable.
+ep_boot_forget() {
+  ep_table_set /etc/crypttab 1 "$EP_MAPPER" ""
+  ep_table_set /etc/fstab 2 "$EP_MOUNT" ""
+  local keyfile retired
+  keyfile=$(ep_keyfile)
+  if [ -e "$keyfile" ]; then
+    mkdir -p "$EP_KEYS_DIR/retired"
+    chmod 0700 "$EP_KEYS_DIR/retired"
+    retired="$EP_KEYS_DIR/retired/$EP_VOLUME-$(date -u +%Y%m%dT%H%M%SZ).key"
+    mv "$keyfile" "$retired"
+    ep_log "keyfile kept as $retired (the data stays on $EP_SOURCE)"
+  fi
+}

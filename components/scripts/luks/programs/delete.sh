@@ -1,0 +1,19 @@
+# shellcheck shell=bash
+# delete of an EncryptedVolume: unmount and close. The data stays on the device (and the key is
+# kept aside) unless destroyDataOnDelete was set when this command was last applied.
+
+ep_main() {
+  ep_require_root
+  exec 0</dev/null
+  ep_unmount
+  ep_close
+  ep_boot_forget
+  if [ "$EP_DESTROY_DATA" = "yes" ]; then
+    ep_destroy
+  else
+    ep_log "closed; the encrypted data stays on $EP_SOURCE"
+  fi
+  ep_report
+}
+
+ep_main "$@"

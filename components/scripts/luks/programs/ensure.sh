@@ -1,0 +1,28 @@
+# shellcheck shell=bash
+# create/update of an EncryptedVolume: converge the host to "formatted by us, current key only,
+# open, filesystem, mounted, data directory, header backed up, unlock-at-boot as configured".
+# Every step looks before it acts, so a re-run (or a run after an interruption) is safe.
+
+ep_main() {
+  ep_require_root
+  ep_require_tools cryptsetup blkid wipefs mount umount awk sed truncate "mkfs.$EP_FILESYSTEM"
+  ep_read_keys
+  ep_prepare_backing
+  local state
+  state=$(ep_preflight)
+  if [ "$state" = "blank" ]; then ep_format; fi
+  ep_converge_keys
+  ep_open
+  ep_mkfs_if_pending
+  ep_mount
+  ep_prepare_data_dir
+  ep_header_backup
+  case "$EP_UNLOCK_AT_BOOT" in
+    crypttab) ep_boot_setup ;;
+    manual) ep_boot_remove ;;
+    *) ep_die "unknown unlock-at-boot mode $EP_UNLOCK_AT_BOOT" ;;
+  esac
+  ep_report
+}
+
+ep_main "$@"
