@@ -100,15 +100,15 @@ ep_install_file() {
 # Rewrites a table file (crypttab, fstab) keeping every line whose field number $2 is not $3,
 # then appends line $4 (if not empty). Other entries are preserved byte for byte.
 ep_table_set() {
-  local file=$1 field=$2 key=$3 line=$4 tmp
+  local file=$1 field=$2 match=$3 line=$4 tmp
   touch "$file"
   tmp=$(mktemp "${file}.XXXXXX")
-  awk -v f="$field" -v k="$key" '$0 ~ /^[[:space:]]*#/ || $f != k' "$file" >"$tmp"
+  awk -v f="$field" -v m="$match" '$0 ~ /^[[:space:]]*#/ || $f != m' "$file" >"$tmp"
   if [ -n "$line" ]; then printf '%s\n' "$line" >>"$tmp"; fi
   chmod --reference="$file" "$tmp" 2>/dev/null || chmod 0644 "$tmp"
   if cmp -s "$tmp" "$file"; then rm -f "$tmp"; return 0; fi
   mv -f "$tmp" "$file"
-  ep_log "updated $file ($key)"
+  ep_log "updated $file ($match)"
 }
 
 # One machine-readable line on stdout for the Pulumi Command's output (never any secret).

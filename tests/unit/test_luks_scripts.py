@@ -1,0 +1,123 @@
+"""The LUKS program renderer: pure, deterministic, no key anywhere in the text."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+
+import pytest
+
+from components.luks_scripts import (
+    LIBRARIES,
+    PROGRAMS,
+    SCRIPTS_DIR,
+    invocation,
+    render_program,
+    volume_spec,
+    volume_uuid,
+)
+from components.settings import parse_settings
+
+PARAM_LINE = re.compile(r"^(EP_[A-Z_]+)='(.*)'$")
+
+
+def spec_for(raw: dict | None = None, name: str = "app-db", stack: str = "dev"):
+    settings = parse_settings(raw or {})
+    return volume_spec(name, settings.volumes[name], settings.encryption, project="encrypted-platform", stack=stack)
+
+
+def params_of(program: str) -> dict[str, str]:
+    return {m.group(1): m.group(2) for line in program.splitlines() if (m := PARAM_LINE.match(line))}
+
+
+def test_spec_derives_names_and_paths_from_settings() -> None:
+    spec = spec_for({"encryption": {"root": "/data/enc", "stateDir": "/var/lib/ep"}})
+    assert spec.mapper == "ep-app-db"
+    assert spec.mount == "/data/enc/app-db"
+    assert spec.data_dir == "/data/enc/app-db/data"
+    assert spec.source == "/var/lib/ep/volumes/app-db.img"
+    assert spec.cipher == "aes-xts-plain64" and spec.key_size_bits == 512
+
+
+def test_device_backing_uses_the_device() -> None:
+    spec = spec_for({"volumes": {"app-db": {"backing": "device", "device": "/dev/disk/by-id/virtio-db"}}})
+    assert spec.backing == "device" and spec.source == "/dev/disk/by-id/virtio-db"
+
+
+def test_uuid_is_stable_per_stack_and_volume() -> None:
+    assert volume_uuid("p", "dev", "app-db") == volume_uuid("p", "dev", "app-db")
+    assert volume_uuid("p", "dev", "app-db") != volume_uuid("p", "prod", "app-db")
+    assert volume_uuid("p", "dev", "app-db") != volume_uuid("p", "dev", "logs")
+
+
+def test_volume_key_version_overrides_the_default() -> None:
+    spec = spec_for({"encryption": {"keyVersion": 3}, "volumes": {"app-db": {"keyVersion": 5}}})
+    assert spec.key_version == 5
+    assert spec_for({"encryption": {"keyVersion": 3}}).key_version == 3
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_program_starts_with_a_complete_parameter_block(program: str) -> None:
+    spec = spec_for({"encryption": {"kdf": {"memoryKib": 32768, "iterations": 4, "parallel": 1}}})
+    text = render_program(program, spec)
+    assert text.startswith("#!/usr/bin/env bash\n")
+    assert "set -euo pipefail" in text.split("EP_VOLUME=")[0]
+    params = params_of(text)
+    assert params == spec.params()
+    assert params["EP_CIPHER"] == "aes-xts-plain64"
+    assert params["EP_KEY_SIZE"] == "512"
+    assert params["EP_PBKDF_MEMORY"] == "32768"
+    assert text.rstrip().endswith('ep_main "$@"')
+
+
+def test_rendering_is_deterministic() -> None:
+    spec = spec_for()
+    assert render_program("ensure", spec) == render_program("ensure", spec)
+
+
+def test_every_library_is_included() -> None:
+    text = render_program("ensure", spec_for())
+    for library in LIBRARIES:
+        first_function = re.search(r"^(ep_[a-z_]+)\(\)", (SCRIPTS_DIR / library).read_text(), re.M)
+        assert first_function, library
+        assert f"\n{first_function.group(1)}() " in text
+    assert "ep_unlock_helper_text()" in text
+
+
+def test_quotes_in_values_cannot_break_out() -> None:
+    spec = spec_for({"encryption": {"root": "/srv/it's"}})
+    text = render_program("ensure", spec)
+    assert params_of(text)["EP_MOUNT"] == "/srv/it'\\''s/app-db"
+    result = subprocess.run(
+        ["bash", "-c", text.split("\n\n# Shared helpers")[0] + '\nprintf %s "$EP_MOUNT"'],
+        capture_output=True, text=True, check=True,
+    )
+    assert result.stdout == "/srv/it's/app-db"
+
+
+def test_invocation_runs_bash_with_the_program_as_one_argument() -> None:
+    text = render_program("ensure", spec_for())
+    line = invocation(text, "ep-luks-ensure-app-db")
+    argv = shlex.split(line)
+    assert argv[:2] == ["bash", "-c"] and argv[2] == text and argv[3] == "ep-luks-ensure-app-db"
+    assert shlex.split(invocation(text, "x", become=True))[:4] == ["sudo", "-n", "bash", "-c"]
+
+
+def test_keys_are_read_only_from_stdin() -> None:
+    text = render_program("ensure", spec_for())
+    # A key variable may only go to the printf builtin (into a pipe or a process substitution),
+    # to a shell function (no exec, so no argv), or into a test. Never to an external command.
+    key_reference = re.compile(r"\$\{?(EP_KEY|EP_PREV_KEY|key)\b")
+    to_function = re.compile(r"(^|[\s!(|&])ep_[a-z_]+\s+\"\$\{?(EP_KEY|EP_PREV_KEY)\}?\"")
+    for line in text.splitlines():
+        if not key_reference.search(line) or line.lstrip().startswith("#"):
+            continue
+        stripped = line.strip()
+        assert (
+            "printf '%s'" in line
+            or to_function.search(line)
+            or stripped.startswith(("if [", "[ ", "local ", "IFS="))
+        ), line
+    assert "export EP_KEY" not in text and "set -x" not in text
+    assert "set +o xtrace" in text

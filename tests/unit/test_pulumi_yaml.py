@@ -1,0 +1,60 @@
+"""Pulumi.yaml and the stack files agree with the settings models (the one source of truth)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.settings import PROJECT, SECRET_KEYS, StackSettings, parse_settings
+from components.settings.schema import PULUMI_YAML, config_declarations, render_pulumi_yaml
+from tests.support.program_runner import load_stack_config
+
+REPO = Path(__file__).resolve().parents[2]
+PROJECT_FILE = yaml.safe_load(PULUMI_YAML.read_text())
+
+
+def test_pulumi_yaml_is_generated_from_the_models() -> None:
+    current = PULUMI_YAML.read_text()
+    assert render_pulumi_yaml(current) == current, "run: python -m components.settings.schema --write"
+
+
+def test_project_runs_python_in_a_virtualenv() -> None:
+    assert PROJECT_FILE["name"] == PROJECT
+    assert PROJECT_FILE["runtime"]["name"] == "python"
+    assert PROJECT_FILE["runtime"]["options"]["virtualenv"] == ".venv"
+
+
+def test_every_key_is_declared_with_type_default_and_description() -> None:
+    declared = PROJECT_FILE["config"]
+    assert set(declared) == {f.alias for f in StackSettings.model_fields.values()} | set(SECRET_KEYS)
+    for key, declaration in declared.items():
+        assert declaration["type"] in {"string", "integer", "boolean", "array", "object"}, key
+        assert declaration["description"], key
+        assert "default" in declaration, key
+    assert declared == config_declarations()
+
+
+def test_declared_defaults_are_valid_settings() -> None:
+    defaults = {k: v["default"] for k, v in PROJECT_FILE["config"].items() if k not in SECRET_KEYS}
+    assert parse_settings(defaults) == parse_settings({})
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_stack_files_use_only_declared_keys_and_validate(stack: str) -> None:
+    raw = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
+    for key in raw:
+        namespace, _, name = key.partition(":")
+        assert namespace == PROJECT, f"{key}: only project keys belong in Pulumi.{stack}.yaml"
+        assert name in PROJECT_FILE["config"], f"{key} is not declared in Pulumi.yaml"
+    config = load_stack_config(stack)
+    settings = parse_settings({k: v for k, v in config.items() if k not in SECRET_KEYS})
+    assert settings.environment == stack
+
+
+def test_prod_uses_a_remote_host_and_whole_devices() -> None:
+    settings = parse_settings(load_stack_config("prod"))
+    assert settings.host.mode == "ssh" and settings.host.host_key
+    assert all(v.backing == "device" for v in settings.volumes.values())
+    assert settings.encryption.kdf.iterations is None, "production keeps cryptsetup's benchmarked KDF cost"
