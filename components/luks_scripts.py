@@ -7,7 +7,6 @@ stdin. `invocation` wraps a program into the command line a Pulumi Command runs 
 
 from __future__ import annotations
 
-import shlex
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from .settings.storage import (
     EncryptionSettings,
     VolumeSettings,
 )
+from .shell import heredoc_function, render_shell_program
 
 SCRIPTS_DIR = Path(__file__).parent / "scripts" / "luks"
 
@@ -165,54 +165,18 @@ def _read(relative: str) -> str:
     return (SCRIPTS_DIR / relative).read_text()
 
 
-def _strip_header(text: str) -> str:
-    """Drops a leading shebang and shellcheck directive of a library file."""
-    lines = text.splitlines()
-    while lines and (lines[0].startswith("#!") or lines[0].startswith("# shellcheck shell=")):
-        lines.pop(0)
-    return "\n".join(lines).strip("\n") + "\n"
-
-
-def _single_quoted(value: str) -> str:
-    """Always single-quoted, so every parameter line has the same shape (NAME='value')."""
-    return "'" + value.replace("'", "'\\''") + "'"
-
-
-def _unlock_helper_function() -> str:
-    body = _read(UNLOCK_HELPER)
-    marker = "EP_UNLOCK_HELPER_EOF"
-    assert marker not in body
-    return f"ep_unlock_helper_text() {{\n  cat <<'{marker}'\n{body.rstrip()}\n{marker}\n}}\n"
-
-
 def render_script(spec: LuksVolumeSpec, body: str, title: str) -> str:
     """A complete bash program: parameters, libraries, then `body` (a program's main)."""
-    header = [
-        "#!/usr/bin/env bash",
-        f"# encrypted-platform {title} for volume {spec.volume!r}.",
-        "# Rendered from components/scripts/luks by components/luks_scripts.py; keys arrive on stdin only.",
-        "set -euo pipefail",
-        "umask 077",
-        "export LC_ALL=C",
-    ]
-    # Every program gets the whole parameter block, used or not.
-    params = ["# shellcheck disable=SC2034", "{"]
-    params += [f"{key}={_single_quoted(value)}" for key, value in spec.params().items()]
-    params += ["}"]
-    parts = ["\n".join(header), "\n".join(params)]
-    parts += [_strip_header(_read(lib)) for lib in LIBRARIES]
-    parts.append(_unlock_helper_function())
-    parts.append(_strip_header(body))
-    return "\n\n".join(part.strip("\n") for part in parts) + "\n"
+    return render_shell_program(
+        f"encrypted-platform {title} for volume {spec.volume!r}.",
+        spec.params(),
+        [SCRIPTS_DIR / lib for lib in LIBRARIES],
+        body,
+        extra=[heredoc_function("ep_unlock_helper_text", _read(UNLOCK_HELPER), "EP_UNLOCK_HELPER_EOF")],
+    )
 
 
 def render_program(program: str, spec: LuksVolumeSpec) -> str:
     if program not in PROGRAMS:
         raise ValueError(f"unknown LUKS program {program!r}")
     return render_script(spec, _read(f"programs/{program}.sh"), f"luks/{program}")
-
-
-def invocation(program_text: str, name: str, *, become: bool = False) -> str:
-    """The command line for a Pulumi Command: bash runs the program whatever the login shell."""
-    prefix = "sudo -n " if become else ""
-    return f"{prefix}bash -c {shlex.quote(program_text)} {shlex.quote(name)}"

@@ -13,8 +13,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from components.luks_scripts import LuksVolumeSpec, invocation, render_program, render_script, volume_spec
+from components.luks_scripts import LuksVolumeSpec, render_program, render_script, volume_spec
 from components.settings import parse_settings
+from components.shell import invocation
 
 FAST_KDF: dict[str, Any] = {"pbkdf": "argon2id", "memoryKib": 32768, "iterations": 4, "parallel": 1}
 STACK = "luks-lab"

@@ -173,7 +173,7 @@ def test_ssh_host_uses_remote_commands_and_a_pinned_docker_provider(tmp_path, mo
     assert Path(identity).read_text().strip() == SSH_KEY
     assert SSH_KEY not in str(provider.inputs)
     known_hosts = opts[[i for i, o in enumerate(opts) if o.startswith("UserKnownHostsFile=")][0]].split("=", 1)[1]
-    assert open(known_hosts).read() == "[192.0.2.7]:2222 " + HOST_KEY + "\n"
+    assert Path(known_hosts).read_text() == "[192.0.2.7]:2222 " + HOST_KEY + "\n"
 
 
 def test_ssh_mode_without_a_private_key_stops_before_any_resource() -> None:

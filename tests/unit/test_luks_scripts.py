@@ -12,12 +12,12 @@ from components.luks_scripts import (
     LIBRARIES,
     PROGRAMS,
     SCRIPTS_DIR,
-    invocation,
     render_program,
     volume_spec,
     volume_uuid,
 )
 from components.settings import parse_settings
+from components.shell import invocation
 
 PARAM_LINE = re.compile(r"^(EP_[A-Z_]+)='(.*)'$")
 
