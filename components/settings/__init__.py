@@ -18,8 +18,9 @@ from pydantic import Field, ValidationError, field_validator
 from .base import Model, ResourceName
 from .edge import EdgeSettings, tls_key_problems
 from .host import HostSettings
-from .services import ServiceSettings
+from .services import RuntimeSettings, ServiceSettings, merge_services, service_problems
 from .storage import EncryptionSettings, VolumeSettings, default_volumes
+from .swarm import SwarmSettings, swarm_problems
 
 PROJECT = "encrypted-platform"
 
@@ -44,8 +45,20 @@ class StackSettings(Model):
     )
     edge: EdgeSettings = Field(default_factory=EdgeSettings, description="Traefik edge and TLS.")
     services: dict[ResourceName, ServiceSettings] = Field(
-        default_factory=dict, description="Platform services by name."
+        default_factory=dict,
+        description="Platform services by name. A built-in service (app-db, vector-store, ingestion, "
+        "llm-gateway, webapp, observability) is enabled by naming it; its entry merges over the "
+        "built-in definition (components/settings/services.py).",
     )
+    runtime: RuntimeSettings = Field(
+        default_factory=RuntimeSettings, description="How services run: secrets volume, CA bundle, logs."
+    )
+    swarm: SwarmSettings = Field(default_factory=SwarmSettings, description="Docker Swarm mode (several hosts).")
+
+    @field_validator("services", mode="before")
+    @classmethod
+    def _merge_services(cls, value: Any) -> Any:
+        return merge_services(value)
 
     @field_validator("volumes")
     @classmethod
@@ -105,9 +118,16 @@ def _format_error(error: Any) -> str:
 def parse_settings(raw: Mapping[str, Any]) -> StackSettings:
     """Validates already-decoded config values (keys as in Pulumi config, without namespace)."""
     try:
-        return StackSettings.model_validate(dict(raw))
+        settings = StackSettings.model_validate(dict(raw))
     except ValidationError as exc:
         raise SettingsError([_format_error(e) for e in exc.errors()]) from None
+    # Facts that span several keys (a service's volumes exist, links point at services...).
+    problems = service_problems(
+        settings.services, settings.volumes, settings.runtime, environment=settings.environment
+    ) + swarm_problems(settings.swarm, settings.services, settings.volumes)
+    if problems:
+        raise SettingsError([f"{PROJECT}:{problem}" for problem in problems])
+    return settings
 
 
 def load_settings(get: Callable[[str], str | None] | None = None) -> StackSettings:
@@ -153,10 +173,12 @@ __all__ = [
     "EncryptionSettings",
     "HostSettings",
     "Model",
+    "RuntimeSettings",
     "ServiceSettings",
     "SettingsError",
     "StackSecrets",
     "StackSettings",
+    "SwarmSettings",
     "VolumeSettings",
     "load_secrets",
     "load_settings",

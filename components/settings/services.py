@@ -1,11 +1,623 @@
-"""The platform's services and their networks: config key `services`.
+"""The platform's services and how they run: config keys `services` and `runtime`.
 
-Placeholder: filled in by the isolation work (issue 4)."""
+A service is a hardened container (or a Swarm service, see `swarm`). Its config says only what
+differs between services; every hardening choice is fixed in components/service.py and is not a
+setting (no privileged mode, no host namespaces, no published ports, all capabilities dropped
+unless listed, read-only root filesystem, no-new-privileges).
+
+The default platform is the catalogue BUILTIN_SERVICES below (one service per data class of the
+concept). A stack enables a built-in service by naming it; its entry is merged over the built-in
+definition (nested objects key by key, lists replace), so a stack states only what it changes. Any
+other name is a new service (image and port required). Example (Pulumi.<stack>.yaml):
+
+    encrypted-platform:services:
+      app-db: {}
+      vector-store: {}
+      llm-gateway:
+        endpoints: [https://api.swiss-llm.example/v1]
+      webapp:
+        image: ghcr.io/open-webui/open-webui:v0.6.5@sha256:<64 hex>
+      reports:                                # a new service
+        image: registry.example.org/reports:1.4.2
+        port: 8000
+        connects: [app-db]
+        volumes: {documents: /srv/reports}    # keys of `volumes` (EncryptedVolumes) only
+"""
 
 from __future__ import annotations
 
-from .base import Model
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, Field, field_validator, model_validator
+
+from .base import AbsolutePath, ByteSize, Model, ResourceName
+
+# Names that belong to the platform's own parts; a service may not take them.
+RESERVED_SERVICE_NAMES = frozenset({"edge", "ingress", "egress", "traefik", "host"})
+
+# Where a service's files from config-secrets appear (the same path Swarm secrets use).
+SERVICE_FILES_DIR = "/run/secrets"
+CA_BUNDLE_FILE = "ca-bundle.pem"
+# The variables the usual TLS stacks read for a custom trust store (OpenSSL/Python ssl, requests,
+# Node.js). They are set by the platform when runtime.caBundle is set, never by a service's env.
+CA_BUNDLE_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
+
+# Capabilities a service may add back after `drop: ALL`. Anything that reaches the host or other
+# containers (SYS_ADMIN, NET_ADMIN, SYS_PTRACE, SYS_MODULE, DAC_READ_SEARCH, ...) is refused.
+ALLOWED_CAPABILITIES = frozenset(
+    {"CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "NET_BIND_SERVICE", "SETGID", "SETUID"}
+)
+
+# Keys users reach for that would undo the hardening: refused with a reason instead of the generic
+# "extra inputs are not permitted".
+FORBIDDEN_SERVICE_KEYS = {
+    "ports": "only the edge publishes ports; reach this service through edge.routes",
+    "publish": "only the edge publishes ports; reach this service through edge.routes",
+    "publishedPorts": "only the edge publishes ports; reach this service through edge.routes",
+    "privileged": "privileged containers are never allowed",
+    "networkMode": "host, container and none network modes are not allowed; use connects/egress",
+    "network": "networks are derived from connects, egress and edge.routes",
+    "networks": "networks are derived from connects, egress and edge.routes",
+    "pidMode": "sharing the host's PID namespace is not allowed",
+    "ipcMode": "sharing the host's IPC namespace is not allowed",
+    "userns": "the host user namespace is not allowed",
+    "mounts": "persistent paths are EncryptedVolumes only: use volumes: {<volume>: <path>}",
+    "binds": "host paths are not allowed: use volumes: {<volume>: <path>}",
+    "hostPath": "host paths are not allowed: use volumes: {<volume>: <path>}",
+    "devices": "host devices are not allowed",
+    "uploads": "files with secrets go onto an EncryptedVolume (secrets, runtime.caBundle), never uploads",
+    "readOnly": "the root filesystem is always read-only; list writable scratch paths under tmpfs",
+    "securityOpts": "security options are fixed (no-new-privileges)",
+}
+
+_IMAGE = re.compile(
+    r"^(?P<name>(?:[a-z0-9-]+(?:\.[a-z0-9-]+)+(?::\d{1,5})?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*"
+    r"(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)"
+    r":(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})"
+    r"(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
+)
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+_OWNER = re.compile(r"^\d{1,10}:\d{1,10}$")
+_CAPABILITY = re.compile(r"^(CAP_)?[A-Z_]+$")
+_SECRET_ENV = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL)", re.I)
+_FALSE = {"0", "false", "no", "off", "none", "disable", "disabled"}
+_TRUE = {"1", "true", "yes", "on", "enable", "enabled"}
+# Command-line switches that turn certificate or hostname verification off (curl, wget, Go tools,
+# gRPC, LiteLLM, git, pip...).
+_INSECURE_ARGS = re.compile(
+    r"^(-k|--insecure|--no-check-certificate|--insecure-skip-tls-verify|--insecure-skip-verify|"
+    r"--tls-skip-verify|--tls-verify=false|--skip-tls-verify|--ssl-no-verify|--no-verify-ssl|"
+    r"--ssl_verify=false|--ssl-verify=false|--disable-ssl-verification|--trusted-host)(=.*)?$",
+    re.I,
+)
+
+
+def image_parts(reference: str) -> tuple[str, str, str | None]:
+    """'repo:tag@sha256:...' -> (repo, tag, digest or None). Raises ValueError when malformed."""
+    match = _IMAGE.match(reference)
+    if not match:
+        raise ValueError(
+            "must be an image reference 'repository:tag' or 'repository:tag@sha256:<64 hex>' "
+            f"(lowercase repository, explicit tag), got {reference!r}"
+        )
+    return match.group("name"), match.group("tag"), match.group("digest")
+
+
+def _image(value: str) -> str:
+    _, tag, _ = image_parts(value)
+    if tag == "latest" or not any(ch.isdigit() for ch in tag):
+        raise ValueError(f"must pin a release tag, not a moving tag such as 'latest', got {value!r}")
+    return value
+
+
+ImageReference = Annotated[str, AfterValidator(_image)]
+
+
+def verification_disabled(name: str, value: str) -> str | None:
+    """Why the environment variable `name=value` turns TLS certificate or hostname verification
+    off, or None. Conservative: it knows the common switches of Python, Node.js, curl, git, Go
+    and LiteLLM, and any *VERIFY*/*INSECURE* switch set to a false/true value respectively."""
+    upper = name.upper()
+    lowered = value.strip().lower()
+    if upper == "NODE_TLS_REJECT_UNAUTHORIZED" and lowered == "0":
+        return "NODE_TLS_REJECT_UNAUTHORIZED=0 disables certificate verification in Node.js"
+    if upper == "PYTHONHTTPSVERIFY" and lowered == "0":
+        return "PYTHONHTTPSVERIFY=0 disables certificate verification in Python"
+    if upper in ("CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE") and lowered == "":
+        return f"an empty {upper} disables certificate verification in Python requests"
+    if upper == "GIT_SSL_NO_VERIFY" and lowered not in _FALSE and lowered != "":
+        return "GIT_SSL_NO_VERIFY disables certificate verification in git"
+    if upper in ("GODEBUG",) and "x509ignorecn=1" in lowered:
+        return "GODEBUG x509ignoreCN=1 weakens hostname verification in Go"
+    if ("VERIFY" in upper or "CHECK_HOSTNAME" in upper or "VALIDATE_CERT" in upper) and lowered in _FALSE:
+        return f"{name}={value} turns certificate or hostname verification off"
+    if ("INSECURE" in upper or "SKIP_VERIFY" in upper or "NO_VERIFY" in upper or "SKIP_TLS" in upper) and (
+        lowered in _TRUE
+    ):
+        return f"{name}={value} turns certificate or hostname verification off"
+    return None
+
+
+def insecure_argument(argument: str) -> str | None:
+    if _INSECURE_ARGS.match(argument.strip()):
+        return f"{argument!r} turns certificate or hostname verification off"
+    return None
+
+
+def _https_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme != "https":
+        raise ValueError(f"must be an https:// URL (outbound calls use verified TLS), got {value!r}")
+    if not parts.hostname or any(ch.isspace() for ch in value) or parts.username or parts.password:
+        raise ValueError(f"must be an https:// URL with a host and no credentials, got {value!r}")
+    return value
+
+
+HttpsUrl = Annotated[str, AfterValidator(_https_url)]
+
+
+def _duration(value: Any) -> int:
+    """'30s', '2m', 15 -> seconds."""
+    if isinstance(value, bool):
+        raise ValueError("must be a duration such as '30s' or '2m'")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        match = re.match(r"^\s*(\d+)\s*(s|m|h)?\s*$", value)
+        if match:
+            return int(match.group(1)) * {None: 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+    raise ValueError(f"must be a duration such as '30s' or '2m', got {value!r}")
+
+
+class HealthcheckSettings(Model):
+    """Docker healthcheck of a service (the image's own tools: CMD or CMD-SHELL form)."""
+
+    test: list[str] = Field(description="['CMD', 'prog', 'arg'...] or ['CMD-SHELL', 'command'].")
+    interval: Annotated[int, Field(ge=1, le=3600)] = Field(30, description="Seconds between checks.")
+    timeout: Annotated[int, Field(ge=1, le=600)] = Field(5, description="Seconds before a check fails.")
+    retries: Annotated[int, Field(ge=1, le=100)] = Field(3, description="Failures before unhealthy.")
+    start_period: Annotated[int, Field(ge=0, le=3600)] = Field(
+        30, description="Seconds of grace after start."
+    )
+
+    @field_validator("interval", "timeout", "start_period", mode="before")
+    @classmethod
+    def _seconds(cls, value: Any) -> int:
+        return _duration(value)
+
+    @field_validator("test")
+    @classmethod
+    def _test(cls, value: list[str]) -> list[str]:
+        if len(value) < 2 or value[0] not in ("CMD", "CMD-SHELL"):
+            raise ValueError(
+                f"must start with 'CMD' (exec form) or 'CMD-SHELL' followed by the command, got {value!r}"
+            )
+        return value
 
 
 class ServiceSettings(Model):
     """One entry of config key `services`."""
+
+    enabled: bool = Field(True, description="false removes a built-in service from the stack.")
+    image: ImageReference = Field(
+        description="Pinned image 'repository:tag' (prod: 'repository:tag@sha256:<digest>')."
+    )
+    port: Annotated[int, Field(ge=1, le=65535)] | None = Field(
+        None, description="Port the service listens on inside its internal networks (null: none)."
+    )
+    user: str | None = Field(
+        None,
+        description="uid:gid the container runs as; defaults to its volumes' dataOwner. "
+        "Must equal the dataOwner of every volume it mounts.",
+    )
+    command: list[str] | None = Field(None, description="Arguments to the image's entrypoint.")
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="Plain, non-secret environment. Secrets come from `secrets` as files in /run/secrets.",
+    )
+    connects: list[ResourceName] = Field(
+        default_factory=list,
+        description="Services this one calls; each link is its own internal network.",
+    )
+    egress: bool = Field(
+        False, description="Joins the egress network (route out). Only services that call out."
+    )
+    endpoints: list[HttpsUrl] = Field(
+        default_factory=list, description="Outbound https:// endpoints it calls (needs egress: true)."
+    )
+    volumes: dict[ResourceName, AbsolutePath] = Field(
+        default_factory=dict,
+        description="Persistent paths: {<EncryptedVolume name (a key of `volumes`)>: <container path>}.",
+    )
+    tmpfs: dict[AbsolutePath, ByteSize] = Field(
+        default_factory=lambda: {"/tmp": 64 * 1024**2},
+        description="Writable scratch paths in memory: {<container path>: <size>}.",
+    )
+    secrets: list[ResourceName] = Field(
+        default_factory=list,
+        description="Generated secrets this service reads from /run/secrets/<name> (shared by name).",
+    )
+    capabilities: list[str] = Field(
+        default_factory=list, description="Capabilities added back after dropping all."
+    )
+    memory: ByteSize = Field(512 * 1024**2, description="Memory limit (no swap beyond it).")
+    cpus: float | None = Field(None, gt=0, le=256, description="CPU limit in cores (null: none).")
+    pids: Annotated[int, Field(ge=16, le=65536)] = Field(256, description="Process/thread limit.")
+    healthcheck: HealthcheckSettings | None = Field(None, description="Docker healthcheck.")
+    restart: Literal["unless-stopped", "always", "on-failure"] = Field(
+        "unless-stopped", description="Restart policy."
+    )
+    replicas: Annotated[int, Field(ge=1, le=100)] = Field(
+        1, description="Swarm mode only: tasks of a stateless service."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _forbidden_keys(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            for key, reason in FORBIDDEN_SERVICE_KEYS.items():
+                if key in data:
+                    raise ValueError(f"{key}: not allowed: {reason}")
+        return data
+
+    @field_validator("user")
+    @classmethod
+    def _user(cls, value: str | None) -> str | None:
+        if value is not None and not _OWNER.match(value):
+            raise ValueError(f"must be numeric 'uid:gid' such as '1000:1000', got {value!r}")
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not _ENV_NAME.match(name):
+                raise ValueError(f"{name}: not a valid environment variable name")
+            if name.upper() in CA_BUNDLE_VARIABLES and text:
+                raise ValueError(f"{name}: set by the platform; put a custom CA bundle in runtime.caBundle")
+            reason = verification_disabled(name, text)
+            if reason:
+                raise ValueError(f"{name}: {reason}; outbound TLS must be verified")
+            if _SECRET_ENV.search(name) and not name.upper().endswith("_FILE") and text:
+                raise ValueError(
+                    f"{name}: looks like a secret; secrets never go into the environment: list it "
+                    f"under secrets and point the service at {SERVICE_FILES_DIR}/<name> (e.g. {name}_FILE)"
+                )
+        return value
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, value: list[str] | None) -> list[str] | None:
+        for argument in value or []:
+            reason = insecure_argument(argument)
+            if reason:
+                raise ValueError(f"{reason}; outbound TLS must be verified")
+        return value
+
+    @field_validator("capabilities")
+    @classmethod
+    def _capabilities(cls, value: list[str]) -> list[str]:
+        result = []
+        for cap in value:
+            if not _CAPABILITY.match(cap):
+                raise ValueError(f"must be capability names such as 'NET_BIND_SERVICE', got {cap!r}")
+            name = cap.removeprefix("CAP_")
+            if name not in ALLOWED_CAPABILITIES:
+                raise ValueError(
+                    f"{name} is not allowed (it reaches the host or other containers); allowed: "
+                    + ", ".join(sorted(ALLOWED_CAPABILITIES))
+                )
+            result.append(name)
+        return sorted(set(result))
+
+    @field_validator("volumes", mode="before")
+    @classmethod
+    def _volume_names(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            for key in value:
+                if isinstance(key, str) and (key.startswith(("/", ".", "~")) or "/" in key):
+                    raise ValueError(
+                        f"{key}: a host path is not allowed; persistent paths are EncryptedVolumes: "
+                        "use the name of a `volumes` entry"
+                    )
+        elif isinstance(value, list):
+            raise ValueError(
+                "must be a mapping {<EncryptedVolume name>: <container path>}; host paths and plain "
+                "Docker volumes are not allowed"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ServiceSettings:
+        if self.endpoints and not self.egress:
+            raise ValueError("endpoints: calling out needs egress: true (the only network with a route out)")
+        paths: dict[str, str] = {}
+        for volume, path in self.volumes.items():
+            if path in paths:
+                raise ValueError(f"volumes.{volume}: same path as volume {paths[path]!r}")
+            if path == "/" or path == SERVICE_FILES_DIR or path.startswith(SERVICE_FILES_DIR + "/"):
+                raise ValueError(f"volumes.{volume}: {path} is reserved")
+            paths[path] = volume
+        for path in self.tmpfs:
+            if path in paths:
+                raise ValueError(f"tmpfs: {path} is also the path of volume {paths[path]!r}")
+        if self.replicas > 1 and self.volumes:
+            raise ValueError(
+                "replicas: a service with volumes runs exactly one task (its data is on one node)"
+            )
+        if len(set(self.connects)) != len(self.connects):
+            raise ValueError("connects: lists a service twice")
+        return self
+
+
+class RuntimeSettings(Model):
+    """Config key `runtime`: how every service runs."""
+
+    secrets_volume: ResourceName = Field(
+        "config-secrets",
+        description="EncryptedVolume holding each service's secret files (mounted read-only at /run/secrets).",
+    )
+    ca_bundle: str | None = Field(
+        None,
+        description="PEM CA certificates of an existing PKI, trusted by every service for outbound TLS "
+        "(SSL_CERT_FILE, REQUESTS_CA_BUNDLE, NODE_EXTRA_CA_CERTS).",
+    )
+    include_host_roots: bool = Field(
+        True,
+        description="Prepend the Docker host's CA bundle to caBundle (SSL_CERT_FILE and "
+        "REQUESTS_CA_BUNDLE replace the default trust store).",
+    )
+    log_driver: Literal["local", "none"] = Field(
+        "local",
+        description="Docker log driver. 'local' keeps a bounded, rotated buffer on the host's "
+        "(unencrypted) disk for `docker logs`; 'none' keeps nothing there.",
+    )
+    log_max_size: ByteSize = Field(10 * 1024**2, description="Per log file (local driver).")
+    log_max_files: Annotated[int, Field(ge=1, le=20)] = Field(3, description="Rotated files kept.")
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _pem(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if "-----BEGIN CERTIFICATE-----" not in value or "PRIVATE KEY" in value:
+            raise ValueError("must be PEM certificates ('-----BEGIN CERTIFICATE-----'), and no key")
+        return value
+
+
+def _service(
+    image: str,
+    port: int | None,
+    **fields: Any,
+) -> dict[str, Any]:
+    return {"image": image, "port": port, **fields}
+
+
+# The uid:gid each default image runs as. Services with volumes run as their volumes' dataOwner
+# (one source of truth: `volumes.<name>.dataOwner`); the platform warns when that differs from the
+# image's own user, which the image may not support.
+IMAGE_USERS = {
+    "app-db": "70:70",
+    "vector-store": "1000:1000",
+    "webapp": "1000:1000",
+    "observability": "10001:10001",
+}
+
+# The built-in services: the default platform, one service per data class of the concept. Images pinned by release tag;
+# in prod a digest is required (config `services.<name>.image`), since no digest is known here.
+BUILTIN_SERVICES: dict[str, dict[str, Any]] = {
+    # Application database (PostgreSQL, uid 70 in the alpine image).
+    "app-db": _service(
+        "docker.io/library/postgres:16.4-alpine",
+        5432,
+        volumes={"app-db": "/var/lib/postgresql/data"},
+        tmpfs={"/tmp": "64MiB", "/var/run/postgresql": "8MiB"},
+        env={
+            "POSTGRES_USER": "platform",
+            "POSTGRES_DB": "platform",
+            "POSTGRES_PASSWORD_FILE": f"{SERVICE_FILES_DIR}/app-db-password",
+            "PGDATA": "/var/lib/postgresql/data/pgdata",
+        },
+        secrets=["app-db-password"],
+        memory="1GiB",
+        healthcheck={"test": ["CMD", "pg_isready", "-U", "platform", "-d", "platform"], "interval": 10},
+    ),
+    # Vector store (Qdrant, unprivileged image runs as 1000).
+    "vector-store": _service(
+        "docker.io/qdrant/qdrant:v1.11.3-unprivileged",
+        6333,
+        volumes={"vector-store": "/qdrant/storage"},
+        tmpfs={"/tmp": "64MiB", "/qdrant/snapshots": "256MiB"},
+        memory="1GiB",
+        healthcheck={"test": ["CMD-SHELL", "bash -c ':> /dev/tcp/127.0.0.1/6333'"]},
+    ),
+    # Document ingestion: text extraction (Apache Tika), stateless; documents live on the web
+    # application's `documents` volume.
+    "ingestion": _service(
+        "docker.io/apache/tika:2.9.2.1",
+        9998,
+        user="35002:35002",
+        tmpfs={"/tmp": "256MiB"},
+        memory="1GiB",
+    ),
+    # LLM gateway (LiteLLM proxy): the only service that calls LLM providers, over https.
+    "llm-gateway": _service(
+        "ghcr.io/berriai/litellm:main-v1.65.4-stable",
+        4000,
+        user="1000:1000",
+        command=["--port", "4000"],
+        egress=True,
+        connects=["observability"],
+        tmpfs={"/tmp": "128MiB"},
+        memory="1GiB",
+        healthcheck={
+            "test": [
+                "CMD",
+                "python3",
+                "-c",
+                "import urllib.request; urllib.request.urlopen('http://127.0.0.1:4000/health/liveliness')",
+            ]
+        },
+    ),
+    # The web application with its WebSocket event stream (Open WebUI); OIDC client, so it calls
+    # out to the identity provider over https.
+    "webapp": _service(
+        "ghcr.io/open-webui/open-webui:v0.6.5",
+        8080,
+        volumes={"documents": "/app/backend/data"},
+        connects=["app-db", "vector-store", "ingestion", "llm-gateway", "observability"],
+        egress=True,
+        tmpfs={"/tmp": "256MiB"},
+        env={
+            "DATA_DIR": "/app/backend/data",
+            "VECTOR_DB": "qdrant",
+            "QDRANT_URI": "http://vector-store:6333",
+            "OPENAI_API_BASE_URL": "http://llm-gateway:4000/v1",
+            "CONTENT_EXTRACTION_ENGINE": "tika",
+            "TIKA_SERVER_URL": "http://ingestion:9998",
+            "ENABLE_WEBSOCKET_SUPPORT": "true",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://observability:4318",
+        },
+        secrets=["app-db-password"],
+        memory="2GiB",
+        healthcheck={
+            "test": [
+                "CMD",
+                "python3",
+                "-c",
+                "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/health')",
+            ]
+        },
+    ),
+    # Logs and observability (OpenTelemetry collector): application logs and traces land on the
+    # encrypted `logs` volume.
+    "observability": _service(
+        "docker.io/otel/opentelemetry-collector-contrib:0.111.0",
+        4318,
+        volumes={"logs": "/var/log/platform"},
+        tmpfs={"/tmp": "64MiB"},
+        memory="512MiB",
+    ),
+}
+
+
+def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def merge_services(value: Any) -> Any:
+    """Config `services`: an entry named like a built-in service is merged over its built-in
+    definition (nested objects key by key, lists replace); other entries are new services."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        return value  # pydantic reports the type error
+    merged: dict[str, Any] = {}
+    for name, override in value.items():
+        builtin = BUILTIN_SERVICES.get(name)
+        if builtin is not None and isinstance(override, Mapping):
+            merged[name] = _merge(builtin, override)
+        elif builtin is not None and override is None:
+            merged[name] = dict(builtin)
+        else:
+            merged[name] = override
+    return merged
+
+
+def builtin_services() -> dict[str, ServiceSettings]:
+    """Every built-in service with its built-in definition (the whole default platform)."""
+    return {name: ServiceSettings.model_validate(spec) for name, spec in BUILTIN_SERVICES.items()}
+
+
+def service_problems(
+    services: Mapping[str, ServiceSettings],
+    volumes: Mapping[str, Any],
+    runtime: RuntimeSettings,
+    *,
+    environment: str,
+) -> list[str]:
+    """Cross-key problems as (key path without namespace, message) strings 'key: message'."""
+    problems: list[str] = []
+    enabled = {name: s for name, s in services.items() if s.enabled}
+    for name, service in services.items():
+        if name in RESERVED_SERVICE_NAMES:
+            problems.append(f"services.{name}: the name is reserved for the platform")
+        if not service.enabled:
+            continue
+        for volume in service.volumes:
+            if volume not in volumes:
+                problems.append(
+                    f"services.{name}.volumes.{volume}: unknown EncryptedVolume {volume!r} "
+                    f"(known: {', '.join(sorted(volumes)) or 'none'}); persistent paths are "
+                    "EncryptedVolumes only"
+                )
+            elif volume == runtime.secrets_volume:
+                problems.append(
+                    f"services.{name}.volumes.{volume}: the secrets volume is not mounted whole; "
+                    "list secrets under services.<name>.secrets"
+                )
+        owners = {volumes[v].data_owner for v in service.volumes if v in volumes}
+        if len(owners) > 1:
+            problems.append(
+                f"services.{name}.volumes: its volumes have different dataOwners ({', '.join(sorted(owners))}); "
+                "one user must be able to write all of them"
+            )
+        elif owners and service.user is not None and service.user not in owners:
+            (owner,) = owners
+            problems.append(
+                f"services.{name}.user: {service.user} cannot write its volumes (dataOwner {owner}); "
+                "set both to the same uid:gid"
+            )
+        if service.secrets and service.user is None and not owners:
+            problems.append(
+                f"services.{name}.user: required when the service has secrets: their files in "
+                "/run/secrets are readable by that uid:gid only"
+            )
+        for target in service.connects:
+            if target == name:
+                problems.append(f"services.{name}.connects: a service does not connect to itself")
+            elif target not in services:
+                problems.append(f"services.{name}.connects: unknown service {target!r}")
+            elif not services[target].enabled:
+                problems.append(f"services.{name}.connects: service {target!r} is disabled")
+            elif services[target].port is None:
+                problems.append(f"services.{name}.connects: service {target!r} has no port")
+        if environment == "prod":
+            _, _, digest = image_parts(service.image)
+            if digest is None:
+                problems.append(
+                    f"services.{name}.image: prod requires a digest pin 'repository:tag@sha256:<64 hex>' "
+                    f"(a tag can be moved), got {service.image!r}"
+                )
+    if (runtime.secrets_volume not in volumes) and any(s.secrets for s in enabled.values()):
+        problems.append(
+            f"runtime.secretsVolume: unknown EncryptedVolume {runtime.secrets_volume!r} "
+            f"(known: {', '.join(sorted(volumes)) or 'none'})"
+        )
+    return problems
+
+
+def ownership_warnings(services: Mapping[str, ServiceSettings], volumes: Mapping[str, Any]) -> list[str]:
+    """Built-in services whose volumes' dataOwner differs from the uid their image runs as."""
+    warnings = []
+    for name, expected in IMAGE_USERS.items():
+        service = services.get(name)
+        if service is None or not service.enabled or service.user is not None:
+            continue
+        owners = {volumes[v].data_owner for v in service.volumes if v in volumes}
+        if owners and owners != {expected}:
+            volume = next(iter(service.volumes))
+            warnings.append(
+                f"services.{name}: runs as its volumes' dataOwner {', '.join(sorted(owners))}, but its image "
+                f"expects {expected}; set volumes.{volume}.dataOwner to {expected!r}"
+            )
+    return warnings
