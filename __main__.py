@@ -21,3 +21,5 @@ platform = Platform(
 
 pulumi.export("volumes", {name: v.volume_name for name, v in platform.volumes.items()})
 pulumi.export("mountPoints", {name: v.mount_point for name, v in platform.volumes.items()})
+pulumi.export("networks", {key: network.name for key, network in platform.networks.items()})
+pulumi.export("services", sorted(platform.services))

@@ -1,12 +1,27 @@
-"""Platform: the whole deployment for one stack, composed from the components."""
+"""Platform: the whole deployment for one stack, composed from the components.
+
+Single host (default): one DockerHost, its EncryptedVolumes, the networks of `plan_networks`
+(ingress, egress, one internal network per caller-callee link) and one PlatformService per
+enabled service. Swarm mode (`swarm.enabled`): see components/swarm.py.
+"""
 
 from __future__ import annotations
 
 import pulumi
+import pulumi_random as random
 
 from .encrypted_volume import EncryptedVolume, EncryptedVolumeArgs
 from .host import DockerHost
+from .network import NetworkPlan, make_network, plan_networks
+from .service import PlatformService, PlatformServiceArgs, ServiceSpec, service_specs
 from .settings import StackSecrets, StackSettings
+from .settings.services import ownership_warnings
+
+SECRET_LENGTH = 48  # alphanumeric: about 285 bits, safe in any config syntax
+
+
+def secret_names(specs: dict[str, ServiceSpec]) -> list[str]:
+    return sorted({secret for spec in specs.values() for secret in spec.secrets})
 
 
 class Platform(pulumi.ComponentResource):
@@ -23,6 +38,30 @@ class Platform(pulumi.ComponentResource):
         super().__init__("encrypted-platform:index:Platform", name, None, opts)
         self.settings = settings
         child = pulumi.ResourceOptions(parent=self)
+        for warning in ownership_warnings(settings.services, settings.volumes):
+            pulumi.log.warn(warning, resource=self)
+
+        if settings.swarm.enabled:
+            from .swarm import SwarmPlatform, SwarmPlatformArgs
+
+            self.swarm = SwarmPlatform(
+                "swarm",
+                SwarmPlatformArgs(settings=settings, secrets=secrets, project=project, stack=stack),
+                opts=child,
+            )
+            self.volumes = self.swarm.volumes
+            self.network_plan = self.swarm.network_plan
+            self.networks = self.swarm.networks
+            self.services = self.swarm.services
+            self.register_outputs(
+                {
+                    "volumes": {n: v.volume_name for n, v in self.volumes.items()},
+                    "networks": {k: n.name for k, n in self.networks.items()},
+                    "services": sorted(self.services),
+                }
+            )
+            return
+
         self.host = DockerHost(
             "host",
             settings.host,
@@ -45,9 +84,47 @@ class Platform(pulumi.ComponentResource):
             )
             for volume_name, volume in settings.volumes.items()
         }
+
+        self.network_plan: NetworkPlan = plan_networks(settings)
+        self.network_components = {
+            spec.key: make_network(spec, self.host.provider, opts=child)
+            for spec in self.network_plan.networks
+        }
+        self.networks = {key: component.network for key, component in self.network_components.items()}
+
+        specs = service_specs(settings, self.network_plan)
+        self.secrets = {
+            secret: random.RandomPassword(
+                f"secret-{secret}",
+                length=SECRET_LENGTH,
+                special=False,
+                opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result"]),
+            )
+            for secret in secret_names(specs)
+        }
+        secrets_volume = self.volumes.get(settings.runtime.secrets_volume)
+        self.services: dict[str, PlatformService] = {
+            service: PlatformService(
+                service,
+                PlatformServiceArgs(
+                    spec=spec,
+                    host=self.host,
+                    networks=self.networks,
+                    volumes=self.volumes,
+                    secrets_volume=secrets_volume,
+                    secret_values={s: self.secrets[s].result for s in spec.secrets},
+                    ca_bundle=settings.runtime.ca_bundle,
+                    include_host_roots=settings.runtime.include_host_roots,
+                ),
+                opts=child,
+            )
+            for service, spec in specs.items()
+        }
         self.register_outputs(
             {
                 "volumes": {n: v.volume_name for n, v in self.volumes.items()},
                 "mountPoints": {n: v.mount_point for n, v in self.volumes.items()},
+                "networks": {k: n.name for k, n in self.networks.items()},
+                "services": {n: s.container_name for n, s in self.services.items()},
             }
         )

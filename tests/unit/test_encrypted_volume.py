@@ -19,6 +19,8 @@ SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-real-key-only-a-marker\n--
 
 def dev_run(**overrides: Any) -> ProgramRun:
     config = load_stack_config("dev")
+    # Volumes only: the services' own volumes and secrets are tested in tests/unit/test_platform*.
+    config["services"] = {}
     config.update(overrides)
     return run_program(config=config)
 
