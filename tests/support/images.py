@@ -67,10 +67,52 @@ def _base(tar: tarfile.TarFile, users: Iterable[tuple[str, int]] = ()) -> None:
 
 
 BUSYBOX_APPLETS = (
-    "sh", "ls", "cat", "echo", "sleep", "wget", "nc", "httpd", "mkdir", "rm", "cp", "mv", "id",
-    "ps", "grep", "sed", "awk", "head", "tail", "touch", "sync", "ip", "ping", "true", "false",
-    "test", "[", "env", "date", "printf", "sha256sum", "wc", "stat", "mount", "df", "hostname",
-    "timeout", "tr", "cut", "dd", "chmod", "chown", "find", "xargs", "kill", "uname",
+    "sh",
+    "ls",
+    "cat",
+    "echo",
+    "sleep",
+    "wget",
+    "nc",
+    "httpd",
+    "mkdir",
+    "rm",
+    "cp",
+    "mv",
+    "id",
+    "ps",
+    "grep",
+    "sed",
+    "awk",
+    "head",
+    "tail",
+    "touch",
+    "sync",
+    "ip",
+    "ping",
+    "true",
+    "false",
+    "test",
+    "[",
+    "env",
+    "date",
+    "printf",
+    "sha256sum",
+    "wc",
+    "stat",
+    "mount",
+    "df",
+    "hostname",
+    "timeout",
+    "tr",
+    "cut",
+    "dd",
+    "chmod",
+    "chown",
+    "find",
+    "xargs",
+    "kill",
+    "uname",
 )
 
 
@@ -109,3 +151,117 @@ def traefik_rootfs(target: Path, traefik_binary: Path = TRAEFIK_BINARY) -> Path:
         for applet in ("sh", "wget", "cat", "ls", "sleep"):
             _add_symlink(tar, f"bin/{applet}", "busybox")
     return target
+
+
+# --- Python stand-in for the platform's services --------------------------------------------------
+
+PYTHON = Path("/usr/bin/python3.11")  # Debian's python3.11-minimal (a dynamically linked ELF)
+PYTHON_LIB = Path("/usr/lib/python3.11")
+STANDINS = Path(__file__).resolve().parent / "standins"
+STANDIN_DIR = "/opt/standin"
+# The stdlib packages the stand-in and the probes import (plus every top-level module).
+PYTHON_PACKAGES = (
+    "encodings",
+    "email",
+    "http",
+    "json",
+    "urllib",
+    "importlib",
+    "collections",
+    "concurrent",
+    "logging",
+    "html",
+    "re",
+)
+# Shared libraries a lib-dynload extension may need to be copied (anything else is skipped).
+_BASE_LIBS = ("libc.so", "libm.so", "ld-linux", "libpthread", "libdl.so", "linux-vdso")
+
+STANDIN_ENTRYPOINT = ["/usr/bin/python3", "-I", "-S", f"{STANDIN_DIR}/standin.py"]
+PROBE = ["/usr/bin/python3", "-I", "-S", f"{STANDIN_DIR}/probe.py"]
+
+
+def _shared_libraries(binary: Path) -> list[Path]:
+    """The resolved paths `ldd` reports for an ELF file (empty for static ones)."""
+    import subprocess
+
+    out = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=False).stdout
+    libs = []
+    for line in out.splitlines():
+        parts = line.split()
+        if "=>" in parts and len(parts) >= 3 and parts[2].startswith("/"):
+            libs.append(Path(parts[2]))
+        elif parts and parts[0].startswith("/"):
+            libs.append(Path(parts[0]))
+    return libs
+
+
+def _add_tree(tar: tarfile.TarFile, source: Path, target: str, added: set[str]) -> None:
+    for path in sorted(source.rglob("*")):
+        if "__pycache__" in path.parts or path.suffix in (".pyc", ".exe"):
+            continue
+        relative = f"{target}/{path.relative_to(source)}"
+        if path.is_dir():
+            _add_parents(tar, relative + "/x", added)
+        elif path.is_file():
+            _add_parents(tar, relative, added)
+            _add_file(tar, relative, path, mode=0o644)
+
+
+def _add_parents(tar: tarfile.TarFile, path: str, added: set[str]) -> None:
+    parts = path.strip("/").split("/")[:-1]
+    for i in range(1, len(parts) + 1):
+        directory = "/".join(parts[:i])
+        if directory not in added:
+            added.add(directory)
+            _add_dir(tar, directory)
+
+
+def python_rootfs(target: Path) -> Path:
+    """Debian's python3.11 with the stdlib subset the stand-in needs, busybox for a shell, and the
+    stand-in programs (tests/support/standins). About 20 MB; no pip, no site-packages."""
+    if not PYTHON.exists():
+        raise FileNotFoundError(f"{PYTHON} not found: apt-get install python3.11-minimal")
+    added = {"bin", "etc", "tmp", "var", "var/run", "run", "proc", "sys", "dev", "srv"}
+    with tarfile.open(target, "w") as tar:
+        _base(tar, users=[("app", APP_UID)])
+        _add_file(tar, "bin/busybox", BUSYBOX)
+        for applet in BUSYBOX_APPLETS:
+            _add_symlink(tar, f"bin/{applet}", "busybox")
+        _add_parents(tar, "usr/bin/python3.11", added)
+        _add_file(tar, "usr/bin/python3.11", PYTHON)
+        _add_symlink(tar, "usr/bin/python3", "python3.11")
+        libraries = set(_shared_libraries(PYTHON))
+        for module in sorted(PYTHON_LIB.glob("*.py")):
+            _add_parents(tar, f"usr/lib/python3.11/{module.name}", added)
+            _add_file(tar, f"usr/lib/python3.11/{module.name}", module, mode=0o644)
+        for package in PYTHON_PACKAGES:
+            _add_tree(tar, PYTHON_LIB / package, f"usr/lib/python3.11/{package}", added)
+        for extension in sorted((PYTHON_LIB / "lib-dynload").glob("*.so")):
+            needs = _shared_libraries(extension)
+            if (
+                all(any(base in lib.name for base in _BASE_LIBS) for lib in needs)
+                and "_test" not in extension.name
+            ):
+                _add_parents(tar, f"usr/lib/python3.11/lib-dynload/{extension.name}", added)
+                _add_file(tar, f"usr/lib/python3.11/lib-dynload/{extension.name}", extension, mode=0o644)
+        for library in sorted(libraries):
+            real = library.resolve()
+            _add_parents(tar, str(library).lstrip("/"), added)
+            _add_file(tar, str(library).lstrip("/"), real, mode=0o755)
+        for program in ("standin.py", "probe.py"):
+            _add_parents(tar, f"{STANDIN_DIR}/{program}", added)
+            _add_file(tar, f"{STANDIN_DIR}/{program}", STANDINS / program, mode=0o644)
+    return target
+
+
+def standin_changes(ports: Iterable[int], name: str = "") -> list[str]:
+    """`docker import --change` lines for a stand-in image listening on `ports`."""
+    import json as _json
+
+    return [
+        "ENV PYTHONDONTWRITEBYTECODE=1",
+        f"ENV STANDIN_PORTS={','.join(str(p) for p in ports)}",
+        f"ENV STANDIN_NAME={name}",
+        f"ENTRYPOINT {_json.dumps(STANDIN_ENTRYPOINT)}",
+        "CMD []",
+    ]

@@ -1,0 +1,1 @@
+"""Stand-in programs that run inside the test images (see tests/support/images.py)."""
