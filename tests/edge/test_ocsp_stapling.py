@@ -1,0 +1,81 @@
+"""Custom PKI: Traefik staples the OCSP response of a certificate that names a responder (the
+rendered static config enables `ocsp` in custom mode). The responder is a local test process."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from components.settings.edge import EdgeSettings
+from tests.edge.conftest import BACKEND_HOSTS, HOST, Backends, platform_config
+from tests.support import edgelab as lab
+
+
+def stapled_status(port: int, ca_file: Path) -> str:
+    result = subprocess.run(
+        [
+            "openssl",
+            "s_client",
+            "-connect",
+            f"{lab.LOOPBACK}:{port}",
+            "-servername",
+            HOST,
+            "-status",
+            "-CAfile",
+            str(ca_file),
+        ],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=20,
+        env=lab.clean_env(),
+        check=False,
+    )
+    return result.stdout
+
+
+def test_ocsp_response_is_stapled(backends: Backends, tmp_path: Path) -> None:
+    root = lab.make_ca("OCSP Lab Root")
+    intermediate = lab.make_ca("OCSP Lab Intermediate", issuer=root)
+    responder = lab.start_ocsp_responder(intermediate)
+    try:
+        leaf = lab.make_leaf(intermediate, [HOST], ocsp_url=f"http://{lab.LOOPBACK}:{responder.port}/")
+        chain = lab.chain_of(leaf, intermediate)
+        (tmp_path / "root.pem").write_text(root.cert_pem)
+        settings = EdgeSettings.model_validate(
+            platform_config(backends, certificates={"mode": "custom", "chain": chain})
+        )
+        edge = lab.start_traefik(
+            settings,
+            tmp_path / "traefik",
+            backend_hosts=BACKEND_HOSTS,
+            certificate_pem=chain,
+            private_key_pem=leaf.key_pem,
+        )
+        try:
+            output = lab.wait_until(
+                lambda: (
+                    o
+                    if "OCSP Response Status: successful"
+                    in (o := stapled_status(edge.websecure_port, tmp_path / "root.pem"))
+                    else None
+                ),
+                timeout=30,
+                interval=0.5,
+                what="stapled OCSP response",
+            )
+            assert "Cert Status: good" in output
+            assert "Verify return code: 0 (ok)" in output
+            assert responder.requests, "the responder was never asked"
+        finally:
+            edge.stop()
+    finally:
+        responder.close()
+
+
+def test_without_a_responder_url_nothing_is_stapled(
+    custom_edge: lab.TraefikInstance, pki: lab.TestPki
+) -> None:
+    """Control: the same probe reports no stapled response when the certificate names no responder."""
+    output = stapled_status(custom_edge.websecure_port, pki.root_file)
+    assert "OCSP response: no response sent" in output

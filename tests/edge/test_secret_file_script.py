@@ -1,0 +1,155 @@
+"""The SecretFile programs (components/scripts/secret_file) run for real by bash as root, each in
+its own mount namespace where a tmpfs stands in for the unlocked LUKS filesystem: its source is
+the /dev/mapper path the program requires (this host has no device-mapper; the VM tier runs the
+same programs on real dm-crypt)."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from components.secret_file import SecretFileSpec, render_program
+
+SECRET = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg-test-only\n-----END PRIVATE KEY-----\n"
+
+
+def spec(root: Path, **overrides: str) -> SecretFileSpec:
+    values = {
+        "name": "edge-tls-key",
+        "mount": str(root / "mnt"),
+        "mapper": "ep-config-secrets",
+        "data_dir": str(root / "mnt" / "data"),
+        "relative_path": "tls/edge.key",
+        "owner": "65532:65532",
+        "mode": "0400",
+    }
+    values.update(overrides)
+    return SecretFileSpec(**values)  # type: ignore[arg-type]
+
+
+def run(
+    program: str, spec_: SecretFileSpec, tmp_path: Path, *, stdin: str = "", mount_source: str | None
+) -> subprocess.CompletedProcess[str]:
+    """Runs a rendered program in a private mount namespace. With `mount_source`, a tmpfs with
+    that source is mounted on the volume's mount point first (and the data directory created)."""
+    script = tmp_path / f"{program}.sh"
+    script.write_text(render_program(program, spec_))
+    Path(spec_.mount).mkdir(parents=True, exist_ok=True)
+    setup = ""
+    if mount_source:
+        setup = (
+            f"mount -t tmpfs -o size=4m {shlex.quote(mount_source)} {shlex.quote(spec_.mount)} && "
+            f"mkdir -p {shlex.quote(spec_.data_dir)} && "
+        )
+    # Keep the result visible to the test: copy the data directory out before the namespace ends.
+    export = f"; status=$?; cp -a {shlex.quote(spec_.mount)}/. {shlex.quote(str(tmp_path / 'seen'))}/ 2>/dev/null; exit $status"
+    (tmp_path / "seen").mkdir(exist_ok=True)
+    command = f"{setup}bash {shlex.quote(str(script))}{export}"
+    return subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "bash", "-c", command],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_writes_the_secret_from_stdin_with_owner_and_mode(tmp_path: Path) -> None:
+    s = spec(tmp_path)
+    result = run("install", s, tmp_path, stdin=SECRET, mount_source="/dev/mapper/ep-config-secrets")
+    assert result.returncode == 0, result.stderr
+    written = tmp_path / "seen" / "data" / "tls" / "edge.key"
+    assert written.read_text() == SECRET
+    info = written.stat()
+    assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (65532, 65532, 0o400)
+    directory = written.parent.stat()
+    assert (directory.st_uid, stat.S_IMODE(directory.st_mode)) == (65532, 0o700)
+    assert [p.name for p in written.parent.iterdir()] == ["edge.key"]  # no temporary file left
+    assert SECRET.splitlines()[1] not in result.stderr + result.stdout
+    assert SECRET.splitlines()[1] not in render_program("install", s)
+
+
+def test_refuses_when_the_volume_is_not_mounted(tmp_path: Path) -> None:
+    s = spec(tmp_path)
+    Path(s.data_dir).mkdir(parents=True)  # a data directory on the bare, unencrypted mount point
+    result = run("install", s, tmp_path, stdin=SECRET, mount_source=None)
+    assert result.returncode != 0
+    assert "refusing to write" in result.stderr
+    assert not (Path(s.data_dir) / "tls").exists()
+
+
+def test_refuses_a_filesystem_that_is_not_the_volumes_mapping(tmp_path: Path) -> None:
+    s = spec(tmp_path)
+    result = run("install", s, tmp_path, stdin=SECRET, mount_source="/dev/mapper/ep-someone-else")
+    assert result.returncode != 0
+    assert "not on /dev/mapper/ep-config-secrets" in result.stderr
+    assert not (tmp_path / "seen" / "data" / "tls" / "edge.key").exists()
+
+
+def test_refuses_empty_stdin(tmp_path: Path) -> None:
+    s = spec(tmp_path)
+    result = run("install", s, tmp_path, stdin="", mount_source="/dev/mapper/ep-config-secrets")
+    assert result.returncode != 0
+    assert "no content on stdin" in result.stderr
+    assert list((tmp_path / "seen" / "data" / "tls").iterdir()) == []
+
+
+def test_remove_deletes_the_file_and_tolerates_an_unmounted_volume(tmp_path: Path) -> None:
+    s = spec(tmp_path)
+    program = tmp_path / "both.sh"
+    install, remove = tmp_path / "install.sh", tmp_path / "remove.sh"
+    install.write_text(render_program("install", s))
+    remove.write_text(render_program("remove", s))
+    Path(s.mount).mkdir(parents=True)
+    program.write_text(
+        f"set -e\nmount -t tmpfs /dev/mapper/{s.mapper} {s.mount}\nmkdir -p {s.data_dir}\n"
+        f"bash {install}\ntest -f {s.data_dir}/tls/edge.key\nbash {remove} </dev/null\n"
+        f"test ! -e {s.data_dir}/tls/edge.key\numount {s.mount}\nbash {remove} </dev/null\n"
+    )
+    result = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "bash", str(program)],
+        input=SECRET,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "removed" in result.stderr and "nothing to remove" in result.stderr
+
+
+def test_runs_as_root_only(tmp_path: Path) -> None:
+    assert os.geteuid() == 0, "the host tier runs as root (like CI)"
+    s = spec(tmp_path)
+    # As the Command runs it: the program text is bash's argument (so nobody needs to read tmp_path).
+    result = subprocess.run(
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "bash",
+            "-c",
+            render_program("install", s),
+            "ep",
+        ],
+        input=SECRET,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "must run as root" in result.stderr
+
+
+@pytest.mark.parametrize("path", ["../escape", "/abs/path", "a/./b", "a//b"])
+def test_paths_outside_the_data_directory_are_rejected_before_rendering(tmp_path: Path, path: str) -> None:
+    with pytest.raises(ValueError, match="relative"):
+        spec(tmp_path, relative_path=path)
