@@ -1,0 +1,1 @@
+"""What the pack knows about a stack: decoded resources and the facts rules share."""

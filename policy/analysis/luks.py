@@ -1,0 +1,539 @@
+"""LUKS facts read from the Commands of a stack: which dm-crypt mappings a command opens (and
+whether they are LUKS2), with what parameters it formats, where it mounts them, and where the key
+material comes from.
+
+Generic on purpose: a teammate's `cryptsetup open --type luks2 --key-file=- /dev/sdb data &&
+mount /dev/mapper/data /srv/data` is read the same way as our rendered programs.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .shell import Program, SimpleCommand, Word, parse_program, strip_wrappers
+from .stack import COMMANDS, Resource
+from .values import is_unknown
+
+if TYPE_CHECKING:
+    from .stack import StackModel
+
+# Fields of a Command that hold a program. `create`/`update` provide mounts; all are checked
+# for LUKS parameters and key handling.
+PROGRAM_FIELDS = ("create", "update", "delete")
+PROVIDING_FIELDS = ("create", "update")
+
+CRYPTSETUP_ACTIONS = frozenset(
+    {
+        "open",
+        "close",
+        "status",
+        "resize",
+        "refresh",
+        "luksFormat",
+        "luksOpen",
+        "luksClose",
+        "luksSuspend",
+        "luksResume",
+        "luksAddKey",
+        "luksRemoveKey",
+        "luksChangeKey",
+        "luksConvertKey",
+        "luksKillSlot",
+        "luksUUID",
+        "isLuks",
+        "luksDump",
+        "luksHeaderBackup",
+        "luksHeaderRestore",
+        "erase",
+        "luksErase",
+        "convert",
+        "config",
+        "token",
+        "reencrypt",
+        "create",
+        "remove",
+        "plainOpen",
+        "tcryptOpen",
+        "tcryptDump",
+        "bitlkOpen",
+        "bitlkDump",
+        "loopaesOpen",
+        "fvault2Open",
+        "fvault2Dump",
+        "benchmark",
+        "repair",
+    }
+)
+OPEN_ACTIONS = {
+    "open": None,
+    "luksOpen": "luks",
+    "create": "plain",
+    "plainOpen": "plain",
+    "tcryptOpen": "tcrypt",
+    "bitlkOpen": "bitlk",
+    "loopaesOpen": "loopaes",
+    "fvault2Open": "fvault2",
+}
+# Options that take a value (long and short spellings of cryptsetup 2.x).
+VALUE_OPTIONS = {
+    "--type": "--type",
+    "-M": "--type",
+    "--cipher": "--cipher",
+    "-c": "--cipher",
+    "--key-size": "--key-size",
+    "-s": "--key-size",
+    "--key-file": "--key-file",
+    "-d": "--key-file",
+    "--hash": "--hash",
+    "-h": "--hash",
+    "--pbkdf": "--pbkdf",
+    "--pbkdf-memory": "--pbkdf-memory",
+    "--pbkdf-parallel": "--pbkdf-parallel",
+    "--pbkdf-force-iterations": "--pbkdf-force-iterations",
+    "--iter-time": "--iter-time",
+    "-i": "--iter-time",
+    "--uuid": "--uuid",
+    "--label": "--label",
+    "--subsystem": "--subsystem",
+    "--header": "--header",
+    "--keyfile-size": "--keyfile-size",
+    "-l": "--keyfile-size",
+    "--keyfile-offset": "--keyfile-offset",
+    "--key-slot": "--key-slot",
+    "-S": "--key-slot",
+    "--sector-size": "--sector-size",
+    "--offset": "--offset",
+    "-o": "--offset",
+    "--skip": "--skip",
+    "-p": "--skip",
+    "--size": "--size",
+    "-b": "--size",
+    "--master-key-file": "--volume-key-file",
+    "--volume-key-file": "--volume-key-file",
+    "--token-id": "--token-id",
+    "--token-type": "--token-type",
+    "--active-name": "--active-name",
+    "--resilience": "--resilience",
+    "--resilience-hash": "--resilience-hash",
+    "--hotzone-size": "--hotzone-size",
+    "--luks2-metadata-size": "--luks2-metadata-size",
+    "--luks2-keyslots-size": "--luks2-keyslots-size",
+    "--integrity": "--integrity",
+    "--timeout": "--timeout",
+    "-t": "--timeout",
+    "--tries": "--tries",
+    "-T": "--tries",
+    "--align-payload": "--align-payload",
+    "--device-size": "--device-size",
+    "--reduce-device-size": "--reduce-device-size",
+    "--new-keyfile": "--new-keyfile",
+    "--new-keyfile-size": "--new-keyfile-size",
+    "--new-keyfile-offset": "--new-keyfile-offset",
+    "--new-key-slot": "--new-key-slot",
+    "--priority": "--priority",
+    "--key-description": "--key-description",
+    "--header-backup-file": "--header-backup-file",
+    "--json-file": "--json-file",
+    "--external-tokens-path": "--external-tokens-path",
+    "--debug-json": None,
+    "--keyslot-cipher": "--keyslot-cipher",
+    "--keyslot-key-size": "--keyslot-key-size",
+    "--volume-key-keyring": "--volume-key-keyring",
+    "--link-vk-to-keyring": "--link-vk-to-keyring",
+    "--hw-opal": None,
+    "--hw-opal-only": None,
+}
+KEY_STDIN = frozenset({"-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"})
+# Actions that read key material (and where).
+KEY_ACTIONS = frozenset(
+    {
+        "open",
+        "luksOpen",
+        "luksFormat",
+        "luksAddKey",
+        "luksChangeKey",
+        "luksConvertKey",
+        "luksResume",
+        "luksRemoveKey",
+        "luksKillSlot",
+        "reencrypt",
+        "resize",
+        "token",
+        "luksDump",
+        "create",
+        "plainOpen",
+    }
+)
+
+
+@dataclass
+class CryptsetupCall:
+    action: str
+    positional: list[Word]
+    options: dict[str, Word]
+    flags: set[str]
+    command: SimpleCommand
+    prefix: list[Word]  # words before `cryptsetup` (a wrapper function and its arguments)
+    field: str
+
+    def option(self, name: str) -> Word | None:
+        return self.options.get(name)
+
+    @property
+    def text(self) -> str:
+        return " ".join(
+            w if w.resolved else w.raw
+            for w in [*self.prefix, Word("cryptsetup"), Word(self.action), *self.positional]
+        )
+
+
+@dataclass
+class MountCall:
+    source: Word
+    target: Word
+    field: str
+
+
+@dataclass
+class KeyLiteral:
+    """Key material written into the program text (a literal piped, here-string'd or written to a
+    key file that cryptsetup reads)."""
+
+    where: str
+    field: str
+    length: int
+
+
+@dataclass
+class Mapping:
+    name: str
+    device: Word | None
+    kind: str  # "luks2" (proven), "luks" (LUKS, version not proven), "luks1", "plain", ...
+    command: Resource
+    field: str
+    open_call: CryptsetupCall
+
+
+@dataclass
+class CommandLuks:
+    resource: Resource
+    unknown_fields: list[str]
+    calls: list[CryptsetupCall]
+    mounts: list[MountCall]
+    literals: list[KeyLiteral]
+    mappings: list[Mapping]
+
+    @property
+    def is_luks_command(self) -> bool:
+        return bool(self.calls)
+
+
+@dataclass
+class ProvidedMount:
+    """A mount point whose filesystem sits on a LUKS mapping opened in this stack."""
+
+    path: str
+    mapping: Mapping
+    mounted_by: Resource
+
+
+@dataclass
+class LuksFacts:
+    commands: dict[str, CommandLuks]  # by URN
+    provided: list[ProvidedMount]
+    non_luks_mounts: list[tuple[str, str, Resource]] = field(default_factory=list)  # (path, why, command)
+
+    @staticmethod
+    def of(model: StackModel) -> LuksFacts:
+        commands = {r.urn: analyze_command(r) for r in model.of_type(*COMMANDS)}
+        by_name: dict[str, list[Mapping]] = {}
+        for c in commands.values():
+            for m in c.mappings:
+                by_name.setdefault(m.name, []).append(m)
+        provided: list[ProvidedMount] = []
+        non_luks: list[tuple[str, str, Resource]] = []
+        for c in commands.values():
+            for mount in c.mounts:
+                if not (mount.source.resolved and mount.target.resolved):
+                    continue
+                src = posixpath.normpath(str(mount.source))
+                if not src.startswith("/dev/mapper/"):
+                    continue
+                name = src[len("/dev/mapper/") :]
+                candidates = by_name.get(name, [])
+                target = posixpath.normpath(str(mount.target))
+                if not candidates:
+                    non_luks.append(
+                        (target, f"/dev/mapper/{name} is not opened by any command in this stack", c.resource)
+                    )
+                    continue
+                kinds = {m.kind for m in candidates}
+                if kinds <= {"luks2", "luks"}:
+                    best = next((m for m in candidates if m.kind == "luks2"), candidates[0])
+                    provided.append(ProvidedMount(target, best, c.resource))
+                else:
+                    bad = sorted(kinds - {"luks2", "luks"})
+                    non_luks.append(
+                        (target, f"/dev/mapper/{name} is opened as {', '.join(bad)}, not LUKS", c.resource)
+                    )
+        return LuksFacts(commands=commands, provided=provided, non_luks_mounts=non_luks)
+
+    def provider_of(self, path: str) -> ProvidedMount | None:
+        """The LUKS-backed mount point that `path` lies at or under (deepest wins)."""
+        path = posixpath.normpath(path)
+        best: ProvidedMount | None = None
+        for p in self.provided:
+            inside = path == p.path or path.startswith(p.path.rstrip("/") + "/")
+            if inside and (best is None or len(p.path) > len(best.path)):
+                best = p
+        return best
+
+
+def _parse_cryptsetup(
+    argv: list[Word], idx: int, cmd: SimpleCommand, fieldname: str
+) -> CryptsetupCall | None:
+    options: dict[str, Word] = {}
+    flags: set[str] = set()
+    positional: list[Word] = []
+    i = idx + 1
+    while i < len(argv):
+        w = argv[i]
+        if w.startswith("--") and "=" in w:
+            name, _, value = w.partition("=")
+            options[VALUE_OPTIONS.get(name) or name] = Word(value, resolved=w.resolved, raw=w.raw)
+        elif w in VALUE_OPTIONS and VALUE_OPTIONS[w] is not None:
+            if i + 1 < len(argv):
+                options[VALUE_OPTIONS[w]] = argv[i + 1]  # type: ignore[index]
+                i += 1
+        elif w.startswith("-") and w not in KEY_STDIN and len(w) > 1:
+            flags.add(str(w))
+        else:
+            positional.append(w)
+        i += 1
+    if not positional or str(positional[0]) not in CRYPTSETUP_ACTIONS:
+        return None
+    return CryptsetupCall(
+        action=str(positional[0]),
+        positional=positional[1:],
+        options=options,
+        flags=flags,
+        command=cmd,
+        prefix=argv[:idx],
+        field=fieldname,
+    )
+
+
+MOUNT_VALUE_OPTIONS = {
+    "-t",
+    "--types",
+    "-o",
+    "--options",
+    "-O",
+    "--test-opts",
+    "-L",
+    "--label",
+    "-U",
+    "--uuid",
+    "-N",
+    "--namespace",
+    "--source",
+    "--target",
+    "--target-prefix",
+    "-T",
+    "--fstab",
+    "-m",
+    "--mkdir",
+}
+
+
+def _parse_mount(argv: list[Word], fieldname: str) -> MountCall | None:
+    source: Word | None = None
+    target: Word | None = None
+    positional: list[Word] = []
+    bind = False
+    i = 1
+    while i < len(argv):
+        w = argv[i]
+        if w in ("--bind", "-B", "--rbind", "-R", "--move", "-M"):
+            bind = True
+        elif w in ("--source",) and i + 1 < len(argv):
+            source = argv[i + 1]
+            i += 1
+        elif w in ("--target",) and i + 1 < len(argv):
+            target = argv[i + 1]
+            i += 1
+        elif w in MOUNT_VALUE_OPTIONS and i + 1 < len(argv):
+            i += 1
+        elif w.startswith("-") and len(w) > 1:
+            pass
+        else:
+            positional.append(w)
+        i += 1
+    if bind:
+        return None
+    if source is None and positional:
+        source = positional.pop(0)
+    if target is None and positional:
+        target = positional.pop(0)
+    if source is None or target is None:
+        return None
+    return MountCall(source, target, fieldname)
+
+
+def _literal_producer(cmd: SimpleCommand | None) -> int:
+    """Length of a literal that `cmd` (echo/printf/cat of a here-doc) writes, else 0."""
+    if cmd is None:
+        return 0
+    argv = strip_wrappers(cmd.argv)
+    if not argv:
+        return 0
+    name = argv[0].rsplit("/", 1)[-1]
+    if name == "echo":
+        args = [w for w in argv[1:] if w not in ("-n", "-e", "-ne", "-en", "-E")]
+        if args and all(w.resolved for w in args) and "".join(args):
+            return len(" ".join(args))
+    if name == "printf":
+        args = argv[1:]
+        if args and all(w.resolved for w in args):
+            text = "".join(str(a) for a in args).replace("%s", "").replace("\\n", "")
+            if text.strip():
+                return len(text)
+    if name == "cat":
+        for r in cmd.redirects:
+            if r.op in ("<<", "<<-") and r.heredoc and "$" not in r.heredoc and r.heredoc.strip():
+                return len(r.heredoc.strip())
+            if r.op == "<<<" and r.target.resolved and str(r.target):
+                return len(r.target)
+    return 0
+
+
+def _process_substitution_literal(word: Word) -> int:
+    raw = word.raw.strip('"')
+    if raw.startswith("<(") and raw.endswith(")"):
+        inner = parse_program(raw[2:-1])
+        return max((_literal_producer(c) for c in inner.all_commands()), default=0)
+    return 0
+
+
+def _key_literals(
+    call: CryptsetupCall, written: dict[str, int], program_cmds: list[SimpleCommand]
+) -> list[KeyLiteral]:
+    out: list[KeyLiteral] = []
+    where = f"cryptsetup {call.action}"
+    cmd = call.command
+    n = _literal_producer(cmd.stdin_from)
+    if n and cmd.stdin_from is not None:
+        out.append(KeyLiteral(f"a literal piped from `{cmd.stdin_from.name}` into {where}", call.field, n))
+    for r in cmd.redirects:
+        if r.op == "<<<" and r.target.resolved and str(r.target):
+            out.append(KeyLiteral(f"a literal here-string fed to {where}", call.field, len(r.target)))
+        if r.op in ("<<", "<<-") and r.heredoc and r.heredoc.strip() and "$" not in r.heredoc:
+            out.append(
+                KeyLiteral(f"a literal here-document fed to {where}", call.field, len(r.heredoc.strip()))
+            )
+    # Arguments of a wrapper function in front of cryptsetup (such as `with_key 'secret' cryptsetup
+    # ...`): the function's own name aside, a literal there is key material in the text.
+    for w in call.prefix[1:]:
+        if w.resolved and str(w) and not str(w).startswith("-") and not str(w).startswith("/"):
+            out.append(
+                KeyLiteral(
+                    f"a literal argument of `{call.prefix[0]}` in front of {where}", call.field, len(w)
+                )
+            )
+    key_words = [
+        call.options.get("--key-file"),
+        call.options.get("--new-keyfile"),
+        call.options.get("--volume-key-file"),
+    ]
+    if call.action in ("luksAddKey", "luksChangeKey") and len(call.positional) >= 2:
+        key_words.append(call.positional[1])
+    for kw in key_words:
+        if kw is None:
+            continue
+        n = _process_substitution_literal(kw)
+        if n:
+            out.append(
+                KeyLiteral(
+                    f"a literal in the process substitution that {where} reads as a key file", call.field, n
+                )
+            )
+        elif kw.resolved and str(kw) in written:
+            out.append(
+                KeyLiteral(
+                    f"a literal written to {kw} and used as key file by {where}", call.field, written[str(kw)]
+                )
+            )
+    return out
+
+
+def analyze_command(resource: Resource) -> CommandLuks:
+    unknown_fields: list[str] = []
+    calls: list[CryptsetupCall] = []
+    mounts: list[MountCall] = []
+    literals: list[KeyLiteral] = []
+    mappings: list[Mapping] = []
+    for fieldname in PROGRAM_FIELDS:
+        text: Any = resource.props.get(fieldname)
+        if is_unknown(text):
+            unknown_fields.append(fieldname)
+            continue
+        if not isinstance(text, str) or not text.strip():
+            continue
+        if "cryptsetup" not in text and "mount" not in text:
+            continue
+        program: Program = parse_program(text)
+        cmds = program.all_commands()
+        # files that a literal is written to (echo secret > /run/key)
+        written: dict[str, int] = {}
+        for c in cmds:
+            n = _literal_producer(c)
+            if n:
+                for r in c.redirects:
+                    if r.op in (">", ">>", ">|") and r.target.resolved:
+                        written[str(r.target)] = n
+        formatted: dict[str, CryptsetupCall] = {}
+        field_calls: list[CryptsetupCall] = []
+        for c in cmds:
+            argv = strip_wrappers(c.argv)
+            if not argv:
+                continue
+            if argv[0].rsplit("/", 1)[-1] == "mount" and fieldname in PROVIDING_FIELDS:
+                m = _parse_mount(argv, fieldname)
+                if m is not None:
+                    mounts.append(m)
+                continue
+            for idx, w in enumerate(argv):
+                if w.rsplit("/", 1)[-1] == "cryptsetup" and (
+                    idx == 0 or argv[0] not in ("command", "type", "which")
+                ):
+                    call = _parse_cryptsetup(argv, idx, c, fieldname)
+                    if call is not None:
+                        field_calls.append(call)
+                    break
+        for call in field_calls:
+            if call.action == "luksFormat" and call.positional:
+                formatted[str(call.positional[0])] = call
+            literals.extend(_key_literals(call, written, cmds))
+        for call in field_calls:
+            if call.action not in OPEN_ACTIONS or "--test-passphrase" in call.flags:
+                continue
+            if call.action == "create":  # legacy plain syntax: create <name> <device>
+                name = call.positional[0] if call.positional else None
+                device = call.positional[1] if len(call.positional) > 1 else None
+            else:
+                device = call.positional[0] if call.positional else None
+                name = call.positional[1] if len(call.positional) > 1 else None
+            if name is None or not name.resolved or fieldname not in PROVIDING_FIELDS:
+                continue
+            declared = call.options.get("--type") or OPEN_ACTIONS[call.action] or "luks"
+            kind = str(declared) if getattr(declared, "resolved", True) else "unknown"
+            if kind == "luks":
+                fmt = formatted.get(str(device)) if device is not None else None
+                fmt_type = fmt.options.get("--type") if fmt is not None else None
+                if fmt_type is not None and fmt_type.resolved and str(fmt_type) in ("luks2", "luks1"):
+                    kind = str(fmt_type)
+            mappings.append(Mapping(str(name), device, kind, resource, fieldname, call))
+        calls.extend(field_calls)
+    return CommandLuks(resource, unknown_fields, calls, mounts, literals, mappings)

@@ -1,0 +1,201 @@
+"""Rule 8: certificates.
+
+- In a production stack, every ACME resolver uses a production directory (Let's Encrypt's by
+  default, never a staging one) or a configured internal CA. In every stack, an ACME directory
+  is https.
+- No certificate the stack deploys (uploaded files, Swarm configs and secrets, Traefik inline
+  certificates, files a host command writes from stdin) is expired or not yet valid. An
+  uploaded certificate unknown at preview passes only when it comes from a certificate
+  generator of this stack (tls.SelfSignedCert / LocallySignedCert: fresh by construction).
+
+Production: the stack's `environment` config is one of productionEnvironmentValues, or the stack
+name matches productionStacks (both as the engine sends them), or this policy's `environment`
+is "prod". When the engine sends neither, the stack counts as production (fail closed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from analysis.rule import Context, Finding, Rule, unknown_finding
+from analysis.stack import CERTIFICATE_GENERATORS, DOCKER_SECRET, SERVICE_CONFIG, StackInfo
+from analysis.traefik import get
+from analysis.values import is_unknown, iter_strings
+
+NAME = "certificates"
+PEM_CERT = re.compile(r"-----BEGIN CERTIFICATE-----\s+([A-Za-z0-9+/=\s]+?)-----END CERTIFICATE-----")
+CERT_FILE = re.compile(r"(\.(crt|pem|cer|cert)$)|(/certs?/)", re.I)
+LETS_ENCRYPT_STAGING = "acme-staging"
+
+
+def is_production(info: StackInfo, config: dict[str, Any]) -> tuple[bool, str]:
+    if config["environment"] == "prod":
+        return True, "this policy's environment is prod"
+    env_value = info.config_value("environment")
+    if env_value is not None and env_value.strip().lower() in {
+        v.lower() for v in config["productionEnvironmentValues"]
+    }:
+        return True, f"the stack config sets environment={env_value}"
+    if info.stack and any(fnmatch.fnmatchcase(info.stack, p) for p in config["productionStacks"]):
+        return True, f"stack '{info.stack}' matches productionStacks"
+    if not info.stack and env_value is None:
+        return True, "the engine sent neither stack name nor stack config (fail closed)"
+    return False, ""
+
+
+def _certificates(text: str) -> Iterator[tuple[dt.datetime, dt.datetime, str]]:
+    if "BEGIN CERTIFICATE" not in text:
+        return
+    from cryptography import x509
+
+    for m in PEM_CERT.finditer(text):
+        pem = f"-----BEGIN CERTIFICATE-----\n{m.group(1).strip()}\n-----END CERTIFICATE-----\n".encode()
+        try:
+            cert = x509.load_pem_x509_certificate(pem)
+        except ValueError:
+            continue
+        subject = cert.subject.rfc4514_string() or "(no subject)"
+        yield cert.not_valid_before_utc, cert.not_valid_after_utc, subject
+
+
+def _b64(data: str) -> str:
+    import base64
+    import binascii
+
+    try:
+        return base64.b64decode(data).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return ""
+
+
+def check(ctx: Context) -> Iterator[Finding]:
+    model = ctx.model
+    assert model is not None
+    production, why = is_production(model.info, dict(ctx.config))
+    allowed = list(ctx.config["acmeProductionDirectories"]) + list(ctx.config["internalAcmeDirectories"])
+    for static in model.traefik.statics:
+        resolvers = get(static.tree, "certificatesresolvers")
+        if not isinstance(resolvers, dict):
+            continue
+        src = static.sources[0] if static.sources else None
+        if src is None:
+            continue
+        for name, conf in resolvers.items():
+            acme = get(conf, "acme")
+            if not isinstance(acme, dict):
+                continue
+            server = get(acme, "caserver")
+            if server is None:
+                continue  # Traefik's default: Let's Encrypt production
+            server = str(server)
+            if not server.lower().startswith("https://"):
+                yield Finding(
+                    src.resource,
+                    src.field,
+                    f"ACME resolver '{name}' talks to {server} without TLS",
+                    "use the https:// directory URL",
+                    f"acme:{name}",
+                )
+                continue
+            if production and server not in allowed:
+                kind = (
+                    "a staging directory"
+                    if LETS_ENCRYPT_STAGING in server
+                    else "a directory that is not configured"
+                )
+                yield Finding(
+                    src.resource,
+                    src.field,
+                    f"ACME resolver '{name}' uses {kind} ({server}) in a production "
+                    f"stack ({why}); its certificates are not trusted by browsers",
+                    "remove caServer (Let's Encrypt production) or set one of acmeProductionDirectories / "
+                    "internalAcmeDirectories of this policy",
+                    f"acme:{name}",
+                )
+    now = dt.datetime.now(dt.UTC)
+    for r in model.resources:
+        strings = list(iter_strings(r.props))
+        if r.type in (SERVICE_CONFIG, DOCKER_SECRET) and isinstance(r.props.get("data"), str):
+            strings.append((("data (base64-decoded)",), _b64(r.props["data"])))
+        for path, value in strings:
+            for not_before, not_after, subject in _certificates(value):
+                field = ".".join(str(p) for p in path)
+                if not_after < now:
+                    yield Finding(
+                        r,
+                        field,
+                        f"deploys the certificate {subject}, which expired on {not_after:%Y-%m-%d}",
+                        "renew it (or let ACME issue one)",
+                        f"certificate:{subject}",
+                    )
+                elif not_before > now:
+                    yield Finding(
+                        r,
+                        field,
+                        f"deploys the certificate {subject}, which is not valid before {not_before:%Y-%m-%d}",
+                        "fix the certificate's validity period",
+                        f"certificate:{subject}",
+                    )
+    for w in model.workloads:
+        for up in w.uploads:
+            if not is_unknown(up.content):
+                continue
+            path = up.path if isinstance(up.path, str) else ""
+            if path and not CERT_FILE.search(path):
+                continue
+            sources = model.property_sources(w.resource, up.prop_key)
+            if sources and all(
+                s.type in CERTIFICATE_GENERATORS or s.type.startswith("tls:") for s in sources
+            ):
+                continue  # a freshly generated certificate cannot be expired
+            yield unknown_finding(
+                w.resource, up.field, "that the uploaded certificate is valid", f"certificate:{path}"
+            )
+
+
+RULE = Rule(
+    name=NAME,
+    description=(
+        "Certificates: production stacks use a production ACME directory or a configured internal CA; no "
+        "deployed certificate is expired."
+    ),
+    enforcement="mandatory",
+    scope="stack",
+    check=check,
+    config={
+        "environment": {
+            "type": "string",
+            "enum": ["auto", "prod"],
+            "description": "auto: production is read from the stack (config `environment`, stack name); prod: always.",
+            "default": "auto",
+        },
+        "productionEnvironmentValues": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Values of the stack config key `environment` that mean production.",
+            "default": ["prod", "production"],
+        },
+        "productionStacks": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Glob patterns of production stack names.",
+            "default": ["prod", "production", "prod-*", "*-prod", "*-production"],
+        },
+        "acmeProductionDirectories": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "ACME directories trusted for production.",
+            "default": ["https://acme-v02.api.letsencrypt.org/directory"],
+        },
+        "internalAcmeDirectories": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "ACME directories of an internal CA whose root the clients trust.",
+            "default": [],
+        },
+    },
+)
