@@ -265,6 +265,14 @@ class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up mid-response (load generators stopping) is not a server error.
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
 
 @dataclass
 class HttpBackend:
@@ -674,7 +682,17 @@ def write_private(path: Path, content: str) -> None:
         handle.write(content)
 
 
-def start_traefik(
+@dataclass(frozen=True)
+class PreparedTraefik:
+    """Configuration files written, process not started yet (see `prepare_traefik`)."""
+
+    settings: EdgeSettings
+    layout: TraefikLayout
+    workdir: Path
+    ports: tuple[int, int, int]
+
+
+def prepare_traefik(
     settings: EdgeSettings,
     workdir: Path,
     *,
@@ -683,9 +701,8 @@ def start_traefik(
     private_key_pem: str | None = None,
     acme_ca_certificates: Sequence[str] = (),
     ports: tuple[int, int, int] | None = None,
-) -> TraefikInstance:
-    """Renders `settings` exactly as the component does (loopback layout) and starts Traefik.
-    Returns once the ping endpoint answers; use `wait_for_route` before probing a route."""
+) -> PreparedTraefik:
+    """Writes exactly what the component renders (loopback layout) and the certificate files."""
     web_port, websecure_port, ping_port = ports or (free_port(), free_port(), free_port())
     settings = loopback_settings(settings, web_port, websecure_port)
     layout = lab_layout(
@@ -706,7 +723,23 @@ def start_traefik(
         Path(layout.certificate_file).write_text(certificate_pem)
     if private_key_pem is not None:
         write_private(Path(layout.private_key_file), private_key_pem)
-    output = open(workdir / "traefik.out", "wb")  # noqa: SIM115 - closed with the process
+    return PreparedTraefik(settings, layout, workdir, (web_port, websecure_port, ping_port))
+
+
+def start_traefik(settings: EdgeSettings, workdir: Path, **kwargs: Any) -> TraefikInstance:
+    """`prepare_traefik` then `launch_traefik`: returns once the ping endpoint answers; use
+    `wait_for_route` before probing a route (routes and certificates load a little later)."""
+    prepared = prepare_traefik(settings, workdir, **kwargs)
+    return launch_traefik(prepared.settings, prepared.layout, prepared.workdir, prepared.ports)
+
+
+def launch_traefik(
+    settings: EdgeSettings, layout: TraefikLayout, workdir: Path, ports: tuple[int, int, int]
+) -> TraefikInstance:
+    """Starts Traefik on the configuration files already at `layout` (see `start_traefik`), e.g.
+    again after a benchmark edited one of them. Returns once the ping endpoint answers."""
+    web_port, websecure_port, ping_port = ports
+    output = open(workdir / "traefik.out", "ab")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(
         [str(traefik_binary()), f"--configFile={layout.config_file}"],
         stdout=output,
@@ -728,6 +761,12 @@ def start_traefik(
         instance.stop()
         raise
     return instance
+
+
+def restart_traefik(instance: TraefikInstance) -> TraefikInstance:
+    instance.stop()
+    ports = (instance.web_port, instance.websecure_port, instance.ping_port)
+    return launch_traefik(instance.settings, instance.layout, instance.workdir, ports)
 
 
 def wait_for_route(
