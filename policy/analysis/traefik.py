@@ -20,6 +20,7 @@ import binascii
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -66,9 +67,22 @@ class Router:
 
 @dataclass
 class StaticConfig:
+    """One Traefik's static configuration: each source's own tree, and all of them merged."""
+
     workload: Workload | None
-    tree: dict[str, Any]
-    sources: list[Source]
+    parts: list[tuple[Source, dict[str, Any]]]
+
+    @cached_property
+    def tree(self) -> dict[str, Any]:
+        return merge_trees([t for _, t in self.parts])
+
+    def source_of(self, *path: str) -> Source | None:
+        """The (last) source that sets `path`."""
+        found = None
+        for src, tree in self.parts:
+            if get(tree, *path) is not None:
+                found = src
+        return found
 
 
 @dataclass
@@ -148,18 +162,9 @@ class TraefikFacts:
                         facts.unverifiable.append(
                             Unverifiable(w.resource, ref.field, "Swarm config of a Traefik service")
                         )
-                if static_trees or traefik:
-                    facts.statics.append(
-                        StaticConfig(
-                            w, merge_trees([t for _, t in static_trees]), [s for s, _ in static_trees]
-                        )
-                    )
+                facts.statics.append(StaticConfig(w, static_trees))
             elif static_trees:
-                facts.statics.append(
-                    StaticConfig(
-                        None, merge_trees([t for _, t in static_trees]), [s for s, _ in static_trees]
-                    )
-                )
+                facts.statics.append(StaticConfig(None, static_trees))
         for r in model.of_type(SERVICE_CONFIG, DOCKER_SECRET):
             data = r.props.get("data")
             if is_unknown(data):
@@ -173,9 +178,7 @@ class TraefikFacts:
             sink: list[tuple[Source, dict[str, Any]]] = []
             facts._add_file(Source(r, "data", "swarm config"), content, "", sink)
             if sink:
-                facts.statics.append(
-                    StaticConfig(None, merge_trees([t for _, t in sink]), [s for s, _ in sink])
-                )
+                facts.statics.append(StaticConfig(None, sink))
         for src, tree in facts.dynamics:
             for proto in ("http", "tcp", "udp"):
                 routers = (
@@ -206,7 +209,7 @@ class TraefikFacts:
             eps = s.tree.get("entrypoints")
             if isinstance(eps, dict):
                 for name, conf in eps.items():
-                    out[name] = (conf if isinstance(conf, dict) else {}, s.sources[0] if s.sources else None)
+                    out[name] = (conf if isinstance(conf, dict) else {}, s.source_of("entrypoints", name))
         return out
 
     def router_entrypoints(self, router: Router) -> list[str] | None:
@@ -238,11 +241,9 @@ class TraefikFacts:
                     yield name, conf if isinstance(conf, dict) else {}, src
 
     def all_trees(self) -> Iterator[tuple[Source, dict[str, Any]]]:
+        """Every source with its own tree (static and dynamic)."""
         for s in self.statics:
-            for src in s.sources:
-                yield src, s.tree
-            if not s.sources and s.tree:
-                continue
+            yield from s.parts
         yield from self.dynamics
 
 

@@ -81,10 +81,10 @@ def check(ctx: Context) -> Iterator[Finding]:
         resolvers = get(static.tree, "certificatesresolvers")
         if not isinstance(resolvers, dict):
             continue
-        src = static.sources[0] if static.sources else None
-        if src is None:
-            continue
         for name, conf in resolvers.items():
+            src = static.source_of("certificatesresolvers", name)
+            if src is None:
+                continue
             acme = get(conf, "acme")
             if not isinstance(acme, dict):
                 continue

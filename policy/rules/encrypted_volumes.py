@@ -35,6 +35,7 @@ def volume_spec_findings(
     driver_opts: Any,
     depends_check: bool,
     subject: str,
+    opts_field: str = "driverOpts",
 ) -> list[Finding]:
     """Findings for one volume definition (a docker.Volume, or a service mount's volume options)."""
     out: list[Finding] = []
@@ -53,7 +54,7 @@ def volume_spec_findings(
     if is_unknown(driver_opts):
         return [
             unknown_finding(
-                owner, f"{prefix}driverOpts", "where the volume stores its data", f"{subject}:device"
+                owner, f"{prefix}{opts_field}", "where the volume stores its data", f"{subject}:device"
             )
         ]
     opts = driver_opts if isinstance(driver_opts, dict) else {}
@@ -63,7 +64,7 @@ def volume_spec_findings(
             return [
                 unknown_finding(
                     owner,
-                    f"{prefix}driverOpts.{key}",
+                    f"{prefix}{opts_field}.{key}",
                     "where the volume stores its data",
                     f"{subject}:device",
                 )
@@ -72,7 +73,7 @@ def volume_spec_findings(
         return [
             Finding(
                 owner,
-                f"{prefix}driverOpts",
+                f"{prefix}{opts_field}",
                 "has no bind device, so the default local driver keeps the data "
                 "under /var/lib/docker/volumes on the host's unencrypted disk",
                 LUKS_BIND_FIX,
@@ -84,7 +85,7 @@ def volume_spec_findings(
         return [
             Finding(
                 owner,
-                f"{prefix}driverOpts",
+                f"{prefix}{opts_field}",
                 f"mounts a '{fs_type}' filesystem (o={mount_opts}) instead of "
                 "binding a directory of a LUKS mount",
                 LUKS_BIND_FIX,
@@ -95,7 +96,7 @@ def volume_spec_findings(
         return [
             Finding(
                 owner,
-                f"{prefix}driverOpts.device",
+                f"{prefix}{opts_field}.device",
                 f"'{device}' is not an absolute path",
                 LUKS_BIND_FIX,
                 f"{subject}:device",
@@ -122,7 +123,7 @@ def volume_spec_findings(
         out.append(
             Finding(
                 owner,
-                f"{prefix}driverOpts.device",
+                f"{prefix}{opts_field}.device",
                 f"binds {device}, which is not at or under a mount point "
                 f"that a LUKS mapping opened by a command of this stack provides ({'; '.join(hints)})",
                 LUKS_BIND_FIX,
@@ -228,6 +229,7 @@ def _check_mount(model: StackModel, w: Any, m: Mount) -> Iterator[Finding]:
             m.driver_options,
             False,
             f"mount:{m.source}",
+            "driverOptions",
         )
         return
     yield Finding(

@@ -182,7 +182,7 @@ def check(ctx: Context) -> Iterator[Finding]:
                 )
     for static in facts.statics:
         if truthy(get(static.tree, "api", "insecure")) is True:
-            src = static.sources[0] if static.sources else None
+            src = static.source_of("api", "insecure")
             if src is not None:
                 yield Finding(
                     src.resource,

@@ -117,12 +117,24 @@ def _pem_certificate(days_valid: int = 90) -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
+NAMED_DOCKER_TYPES = {
+    "docker:index/volume:Volume",
+    "docker:index/network:Network",
+    "docker:index/container:Container",
+    "docker:index/service:Service",
+    "docker:index/serviceConfig:ServiceConfig",
+    "docker:index/secret:Secret",
+}
+
+
 class UpdateMocks(pulumi.runtime.Mocks):
     """Outputs after an update: inputs plus what providers compute (ids, generated secrets and
     certificates). Nothing here acts on a host."""
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         outputs = dict(args.inputs)
+        if args.typ in NAMED_DOCKER_TYPES:
+            outputs.setdefault("name", f"{args.name}-{uuid.uuid4().hex[:7]}")  # Docker names it
         alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
         if args.typ == "random:index/randomPassword:RandomPassword":
             outputs["result"] = "".join(
