@@ -4,6 +4,7 @@ certificate under load."""
 
 from __future__ import annotations
 
+import json
 import stat
 import time
 from collections.abc import Iterator
@@ -82,8 +83,11 @@ def test_http01_issues_an_ec256_certificate_chaining_to_the_acme_root(acme_lab: 
     assert leaf.issuer == intermediate.subject
     storage = Path(edge.layout.acme_storage)
     assert stat.S_IMODE(storage.stat().st_mode) == 0o600
-    # The account and certificate private keys live in acme.json, i.e. on the secrets volume.
-    assert '"PrivateKey"' in storage.read_text() or '"Key"' in storage.read_text()
+    # The account key and the certificate key live in acme.json, i.e. on the secrets volume.
+    stored = json.loads(storage.read_text())["acme"]
+    assert stored["Account"]["PrivateKey"] and stored["Account"]["Email"] == "ops@example.test"
+    [certificate] = stored["Certificates"]
+    assert certificate["domain"]["main"] == HOST and certificate["key"]
 
 
 def test_a_short_lived_certificate_is_renewed_without_a_failed_request(
@@ -111,7 +115,7 @@ def test_a_short_lived_certificate_is_renewed_without_a_failed_request(
             time.sleep(0.25)
         assert renewed is not None, f"no renewal within 150 s: {edge.log()[-1500:]}"
         assert "Renewing ACME certificate" in edge.log()
-        assert (requests, failures) == (requests, 0) and requests > 10
+        assert failures == 0 and requests > 10, (requests, failures)
         # And the renewed certificate verifies like the first one.
         assert lab.request(edge.websecure_port, HOST, "/", tls=acme.context).status == 200
     finally:
