@@ -1,0 +1,214 @@
+"""Smoke tests of the VM lab itself: what the vm and e2e tiers rely on, really exercised."""
+
+from __future__ import annotations
+
+import secrets
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.support import vmlab
+from tests.support.vmlab import VM
+
+# Test-only KDF cost (argon2 benchmarking takes ~3 s per unlock under emulation); the project
+# keeps real argon2id defaults in production and passes such values through its settings.
+FAST_KDF = "--pbkdf argon2id --pbkdf-memory 32768 --pbkdf-force-iterations 4 --pbkdf-parallel 1"
+UNLOCK_HOOK = "/usr/local/sbin/encrypted-platform-unlock"
+
+
+def text(vm: VM, command: str, **kwargs: object) -> str:
+    return vm.ssh(command, **kwargs).stdout.decode().strip()  # type: ignore[arg-type]
+
+
+def luks_format_and_fill(vm: VM, device: str, mapper: str, mount: str, passphrase: str, content: str) -> None:
+    """format, open, mkfs, mount, write, unmount, close: the passphrase only ever on stdin."""
+    vm.ssh(
+        f"cryptsetup luksFormat --batch-mode --type luks2 --cipher aes-xts-plain64 --key-size 512 {FAST_KDF} "
+        f"--key-file=- {device}",
+        input=passphrase,
+    )
+    vm.ssh(f"cryptsetup open --type luks2 --key-file=- {device} {mapper}", input=passphrase)
+    vm.ssh(
+        f"mkfs.ext4 -q /dev/mapper/{mapper} && mkdir -p {mount} && mount /dev/mapper/{mapper} {mount} "
+        f"&& printf %s {content} > {mount}/secret.txt && sync && umount {mount} && cryptsetup close {mapper}"
+    )
+
+
+def open_and_read(vm: VM, device: str, mapper: str, mount: str, passphrase: str) -> str:
+    vm.ssh(f"cryptsetup open --type luks2 --key-file=- {device} {mapper}", input=passphrase)
+    try:
+        return text(
+            vm, f"mkdir -p {mount} && mount -o ro /dev/mapper/{mapper} {mount} && cat {mount}/secret.txt"
+        )
+    finally:
+        vm.ssh(f"umount {mount}; cryptsetup close {mapper}", check=False)
+
+
+# --- luks flavour -------------------------------------------------------------------------------
+
+
+def test_guest_runs_debians_real_tools(module_luks_vm: VM) -> None:
+    vm = module_luks_vm
+    assert text(vm, "uname -r") == vmlab.kernel_version()
+    assert "util-linux" in text(vm, "mount --version")
+    assert "util-linux" in text(vm, "blkid --version")
+    assert text(vm, "readlink -f $(command -v awk)") == "/usr/bin/mawk"
+    assert text(vm, "cryptsetup --version").startswith("cryptsetup 2.")
+    assert "(nf_tables)" in text(vm, "iptables -V")
+    assert "GNU coreutils" in text(vm, "cmp --version; shred --version")
+    # iptables with an extension match really reaches the kernel (nft_compat, xt_* autoload).
+    vm.ssh("iptables -A INPUT -p tcp --dport 9 -m conntrack --ctstate NEW -m comment --comment vmlab -j DROP")
+    assert "--comment vmlab -j DROP" in text(vm, "iptables -S INPUT")
+    vm.ssh("iptables -D INPUT -p tcp --dport 9 -m conntrack --ctstate NEW -m comment --comment vmlab -j DROP")
+
+
+def test_deploy_user_has_passwordless_sudo(module_luks_vm: VM) -> None:
+    assert text(module_luks_vm, "id -un; id -u", user="deploy").split() == ["deploy", "1000"]
+    assert text(module_luks_vm, "sudo -n id -u", user="deploy") == "0"
+
+
+def test_data_disks_have_by_id_links(module_luks_vm: VM) -> None:
+    vm = module_luks_vm
+    assert text(vm, f"readlink -f {vm.by_id('data1')}") == "/dev/vdb"
+    assert text(vm, f"readlink -f {vm.by_id('data2')}") == "/dev/vdc"
+    assert text(vm, f"blockdev --getsize64 {vm.by_id('data2')}") == str(256 * 1024**2)
+
+
+def test_cryptsetup_open_mkfs_mount_write_close_on_a_data_disk(module_luks_vm: VM) -> None:
+    vm = module_luks_vm
+    passphrase = secrets.token_urlsafe(24)
+    marker = f"plaintext-{secrets.token_hex(8)}"
+    device = vm.by_id("data1")
+    luks_format_and_fill(vm, device, "vmlab-smoke", "/mnt/smoke", passphrase, marker)
+
+    assert text(vm, f"cryptsetup luksDump {device} | sed -n 's/^Version:[[:space:]]*//p'") == "2"
+    assert "aes-xts-plain64" in text(vm, f"cryptsetup luksDump {device}")
+    assert open_and_read(vm, device, "vmlab-smoke", "/mnt/smoke", passphrase) == marker
+    wrong = vm.ssh(f"cryptsetup open --test-passphrase --key-file=- {device}", input="wrong", check=False)
+    assert wrong.returncode == 2
+    # The host sees only ciphertext: the marker is nowhere on the raw disk image, the header is.
+    raw = vm.data_disks["data1"].read_bytes()
+    assert raw.startswith(b"LUKS\xba\xbe")
+    assert marker.encode() not in raw
+    assert passphrase.encode() not in raw
+
+
+def test_root_disk_and_luks_volume_survive_a_clean_reboot(module_luks_vm: VM) -> None:
+    vm = module_luks_vm
+    token = secrets.token_hex(8)
+    passphrase = secrets.token_urlsafe(24)
+    device = vm.by_id("data2")
+    luks_format_and_fill(vm, device, "vmlab-reboot", "/mnt/reboot", passphrase, token)
+    vm.ssh(f"mkdir -p /etc/vmlab-smoke && echo {token} > /etc/vmlab-smoke/token")
+    before = vm.boot_id
+
+    vm.reboot()
+
+    assert vm.boot_id != before
+    assert text(vm, "cat /etc/vmlab-smoke/token") == token
+    assert open_and_read(vm, device, "vmlab-reboot", "/mnt/reboot", passphrase) == token
+
+
+def test_hard_kill_then_boot_keeps_synced_files(module_luks_vm: VM) -> None:
+    vm = module_luks_vm
+    token = secrets.token_hex(8)
+    vm.ssh(f"echo {token} > /root/crash-token && sync")
+    before = vm.boot_id
+
+    vm.hard_kill()
+    assert not vm.running
+    vm.boot()
+
+    assert vm.boot_id != before
+    assert text(vm, "cat /root/crash-token") == token
+
+
+# --- docker flavour -----------------------------------------------------------------------------
+
+
+def http_get(port: int, deadline_seconds: float = 60.0) -> bytes:
+    """GET / on a host loopback port, retrying while the container starts."""
+    deadline = time.monotonic() + deadline_seconds
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+                return response.read()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def test_dockerd_is_up_with_baked_images(module_docker_vm: VM) -> None:
+    client = module_docker_vm.docker_client()
+    assert client.ping()
+    tags = {tag for image in client.images.list() for tag in image.tags}
+    assert {vmlab.BUSYBOX_IMAGE, vmlab.TRAEFIK_IMAGE, vmlab.PYTHON_STANDIN_IMAGE} <= tags
+    assert client.info()["Driver"] == "overlay2"
+    # dockerd programmed its NAT rules through iptables-nft.
+    assert "-N DOCKER" in text(module_docker_vm, "iptables -t nat -S")
+
+
+def test_forwards_bind_loopback_only_and_network_is_restricted(module_docker_vm: VM) -> None:
+    argv = module_docker_vm._qemu_argv()
+    nic = argv[argv.index("-nic") + 1]
+    assert "restrict=on" in nic.split(",")
+    forwards = [part for part in nic.split(",") if part.startswith("hostfwd=")]
+    assert len(forwards) == 3  # ssh, 80, 443
+    assert all(part.startswith("hostfwd=tcp:127.0.0.1:") for part in forwards)
+
+
+def test_published_port_answers_on_the_forwarded_loopback_port(module_docker_vm: VM) -> None:
+    client = module_docker_vm.docker_client()
+    container = client.containers.run(
+        vmlab.BUSYBOX_IMAGE,
+        ["httpd", "-f", "-p", "8080", "-h", "/www"],
+        detach=True,
+        init=True,
+        ports={"8080/tcp": 80},
+        name="smoke-web",
+    )
+    try:
+        assert http_get(module_docker_vm.port(80)) == b"stand-in service\n"
+    finally:
+        container.remove(force=True)
+
+
+@pytest.fixture(scope="module")
+def rebooted_docker_vm(module_docker_vm: VM) -> VM:
+    """The docker VM after a clean reboot, with an unlock-hook stub installed and a container
+    with restart policy `always` started before it."""
+    vm = module_docker_vm
+    stub = Path(vmlab.GUEST_FILES / "unlock-hook-stub").read_bytes()
+    vm.ssh(f"mkdir -p /usr/local/sbin && cat > {UNLOCK_HOOK} && chmod 0755 {UNLOCK_HOOK}", input=stub)
+    vm.docker_client().containers.run(
+        vmlab.BUSYBOX_IMAGE,
+        ["httpd", "-f", "-p", "8443", "-h", "/www"],
+        detach=True,
+        init=True,
+        ports={"8443/tcp": 443},
+        restart_policy={"Name": "always"},
+        name="smoke-restart",
+    )
+    vm.reboot()
+    return vm
+
+
+def test_unlock_hook_runs_at_boot_before_dockerd(rebooted_docker_vm: VM) -> None:
+    vm = rebooted_docker_vm
+    console = vm.console()
+    called = f"unlock-hook-stub: called boot_id={vm.boot_id} docker=not-running"
+    assert called in console
+    assert f"{UNLOCK_HOOK} exited with status 0" in console
+    assert console.index(called) < console.index("starting containerd") < console.index("starting dockerd")
+    assert text(vm, "tail -n 1 /root/unlock-hook-stub.log") == f"{vm.boot_id} not-running"
+
+
+def test_restart_policy_container_runs_again_after_clean_reboot(rebooted_docker_vm: VM) -> None:
+    vm = rebooted_docker_vm
+    container = vm.docker_client().containers.get("smoke-restart")
+    assert container.status == "running"
+    assert container.attrs["RestartCount"] == 0  # restarted by dockerd at boot, not crash-looping
+    assert http_get(vm.port(443)) == b"stand-in service\n"
