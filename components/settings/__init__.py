@@ -17,8 +17,9 @@ from pydantic import Field, ValidationError, field_validator
 
 from .base import Model, ResourceName
 from .edge import EdgeSettings, tls_key_problems
+from .firewall import FirewallSettings
 from .host import HostSettings
-from .services import RuntimeSettings, ServiceSettings, merge_services, service_problems
+from .services import RuntimeSettings, ServiceSettings, edge_problems, merge_services, service_problems
 from .storage import EncryptionSettings, VolumeSettings, default_volumes
 from .swarm import SwarmSettings, swarm_problems
 
@@ -54,6 +55,9 @@ class StackSettings(Model):
         default_factory=RuntimeSettings, description="How services run: secrets volume, CA bundle, logs."
     )
     swarm: SwarmSettings = Field(default_factory=SwarmSettings, description="Docker Swarm mode (several hosts).")
+    firewall: FirewallSettings = Field(
+        default_factory=FirewallSettings, description="Host firewall: containers may not reach the host itself."
+    )
 
     @field_validator("services", mode="before")
     @classmethod
@@ -124,7 +128,9 @@ def parse_settings(raw: Mapping[str, Any]) -> StackSettings:
     # Facts that span several keys (a service's volumes exist, links point at services...).
     problems = service_problems(
         settings.services, settings.volumes, settings.runtime, environment=settings.environment
-    ) + swarm_problems(settings.swarm, settings.services, settings.volumes)
+    )
+    problems += edge_problems(settings.edge, settings.services, settings.volumes, settings.runtime)
+    problems += swarm_problems(settings.swarm, settings.services, settings.volumes)
     if problems:
         raise SettingsError([f"{PROJECT}:{problem}" for problem in problems])
     return settings

@@ -8,7 +8,7 @@ from pydantic import Field, field_validator
 
 from .base import Model
 
-_IFACE = re.compile(r"^[A-Za-z0-9_.-]{1,14}\+?$")
+_IFACE = re.compile(r"^[A-Za-z0-9_.-]{1,15}\+?$")  # IFNAMSIZ: 15 characters
 
 
 class FirewallSettings(Model):

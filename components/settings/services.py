@@ -362,13 +362,12 @@ class RuntimeSettings(Model):
     )
     ca_bundle: str | None = Field(
         None,
-        description="PEM CA certificates of an existing PKI, trusted by every service for outbound TLS "
-        "(SSL_CERT_FILE, REQUESTS_CA_BUNDLE, NODE_EXTRA_CA_CERTS).",
+        description="PEM CA certificates every service trusts for outbound TLS, as /run/secrets/ca-bundle.pem "
+        "(SSL_CERT_FILE, REQUESTS_CA_BUNDLE, NODE_EXTRA_CA_CERTS). SSL_CERT_FILE and REQUESTS_CA_BUNDLE "
+        "replace the default trust store: include the public roots when services also call public endpoints.",
     )
-    include_host_roots: bool = Field(
-        True,
-        description="Prepend the Docker host's CA bundle to caBundle (SSL_CERT_FILE and "
-        "REQUESTS_CA_BUNDLE replace the default trust store).",
+    logs_volume: ResourceName = Field(
+        "logs", description="EncryptedVolume for the edge's access and error logs (and the log collector's)."
     )
     log_driver: Literal["local", "none"] = Field(
         "local",
@@ -577,10 +576,10 @@ def service_problems(
                 f"services.{name}.user: {service.user} cannot write its volumes (dataOwner {owner}); "
                 "set both to the same uid:gid"
             )
-        if service.secrets and service.user is None and not owners:
+        if (service.secrets or runtime.ca_bundle) and service.user is None and not owners:
             problems.append(
-                f"services.{name}.user: required when the service has secrets: their files in "
-                "/run/secrets are readable by that uid:gid only"
+                f"services.{name}.user: required when the service reads files from /run/secrets "
+                "(secrets or runtime.caBundle): they are readable by that uid:gid only"
             )
         for target in service.connects:
             if target == name:
@@ -621,3 +620,36 @@ def ownership_warnings(services: Mapping[str, ServiceSettings], volumes: Mapping
                 f"expects {expected}; set volumes.{volume}.dataOwner to {expected!r}"
             )
     return warnings
+
+
+def edge_problems(
+    edge: Any, services: Mapping[str, ServiceSettings], volumes: Mapping[str, Any], runtime: RuntimeSettings
+) -> list[str]:
+    """Every service the edge forwards to (routes, the WebSocket session check) must be an enabled
+    service, on the port it listens on: the edge joins exactly those services' link networks. The
+    edge keeps its keys and logs on the secrets and logs volumes."""
+    problems: list[str] = []
+    if edge.routes:
+        for key, volume in (
+            ("runtime.secretsVolume", runtime.secrets_volume),
+            ("runtime.logsVolume", runtime.logs_volume),
+        ):
+            if volume not in volumes:
+                problems.append(
+                    f"{key}: unknown EncryptedVolume {volume!r} (the edge keeps its keys and logs there; "
+                    f"known: {', '.join(sorted(volumes)) or 'none'})"
+                )
+    targets = [(f"edge.routes.{name}", route.service, route.port) for name, route in edge.routes.items()]
+    auth = edge.websocket.auth
+    if auth is not None:
+        targets.append(("edge.websocket.auth", auth.service, auth.port))
+    for key, service, port in targets:
+        config = services.get(service)
+        if config is None or not config.enabled:
+            problems.append(
+                f"{key}.service: unknown or disabled service {service!r} "
+                f"(services: {', '.join(sorted(n for n, s in services.items() if s.enabled)) or 'none'})"
+            )
+        elif config.port != port:
+            problems.append(f"{key}.port: service {service!r} listens on {config.port}, not {port}")
+    return problems
