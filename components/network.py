@@ -3,8 +3,15 @@
 Pure part (`plan_networks`): from typed settings to plain `NetworkSpec`s and per-member
 attachments. Every caller-callee pair (a `connects` entry, an edge route) gets its own `internal`
 network, so a backend is reachable only from the services that declared it and callers of the same
-backend cannot reach each other through it. Two networks have a route out: `ingress` (only the
-edge, the only container with published ports) and `egress` (only services with `egress: true`).
+backend cannot reach each other through it. A link network connects both of its ends: Docker
+networks do not filter by direction, so on its link a callee can also open connections to its
+caller (tests/docker/test_isolation.py checks exactly this reachability). Two networks have a route
+out: `ingress` (only the edge, the only container with published ports) and `egress` (only
+services with `egress: true`; inter-container traffic is off there).
+
+Docker 20.10 gives containers on internal networks a default route all the same; what keeps them
+in is dockerd's DOCKER-ISOLATION iptables rules. An engine run with `--iptables=false` (or rules
+flushed by hand) has no isolation at all.
 
 Imperative shell (`InternalNetwork`, `BoundaryNetwork`): one docker.Network each, labelled with
 its role (docs/architecture.md).
@@ -127,11 +134,13 @@ def plan_networks(settings: StackSettings, *, swarm: bool = False) -> NetworkPla
     def attach(member: str, attachment: Attachment) -> None:
         attachments.setdefault(member, []).append(attachment)
 
-    # The ingress network stays a local bridge on the edge's host in both modes: the edge is a
-    # plain container there, and the Swarm routing mesh (an unencrypted overlay) is never used.
-    ingress = NetworkSpec(key="ingress", name=INGRESS_NETWORK, role="ingress", members=(EDGE,))
-    networks.append(ingress)
-    attach(EDGE, Attachment(ingress.key, ingress.name))
+    # The edge exists when something is routed. Its ingress network stays a local bridge on the
+    # edge's host in both modes: the edge is a plain container there, and the Swarm routing mesh
+    # (an unencrypted overlay) is never used.
+    if edge_targets(settings):
+        ingress = NetworkSpec(key="ingress", name=INGRESS_NETWORK, role="ingress", members=(EDGE,))
+        networks.append(ingress)
+        attach(EDGE, Attachment(ingress.key, ingress.name))
 
     egress_members = tuple(name for name, s in sorted(settings.services.items()) if s.enabled and s.egress)
     if egress_members:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import pulumi
 import pulumi_random as random
 
+from .edge import TraefikEdge, TraefikEdgeArgs
 from .encrypted_volume import EncryptedVolume, EncryptedVolumeArgs
+from .firewall import HostFirewall
 from .host import DockerHost
-from .network import NetworkPlan, make_network, plan_networks
+from .network import EDGE, NetworkPlan, edge_targets, make_network, plan_networks
 from .service import PlatformService, PlatformServiceArgs, ServiceSpec, service_specs
 from .settings import StackSecrets, StackSettings
 from .settings.services import ownership_warnings
@@ -85,9 +87,17 @@ class Platform(pulumi.ComponentResource):
             for volume_name, volume in settings.volumes.items()
         }
 
+        # The host firewall goes first: no container network exists before containers are kept
+        # away from the host's own services.
+        self.firewall = (
+            HostFirewall("firewall", self.host, settings.firewall, opts=child)
+            if settings.firewall.enabled
+            else None
+        )
+        guard = [self.firewall] if self.firewall is not None else []
         self.network_plan: NetworkPlan = plan_networks(settings)
         self.network_components = {
-            spec.key: make_network(spec, self.host.provider, opts=child)
+            spec.key: make_network(spec, self.host.provider, opts=child, depends_on=guard)
             for spec in self.network_plan.networks
         }
         self.networks = {key: component.network for key, component in self.network_components.items()}
@@ -114,17 +124,40 @@ class Platform(pulumi.ComponentResource):
                     secrets_volume=secrets_volume,
                     secret_values={s: self.secrets[s].result for s in spec.secrets},
                     ca_bundle=settings.runtime.ca_bundle,
-                    include_host_roots=settings.runtime.include_host_roots,
                 ),
                 opts=child,
             )
             for service, spec in specs.items()
         }
+        self.edge = self._edge(settings, secrets) if settings.edge.routes else None
         self.register_outputs(
             {
                 "volumes": {n: v.volume_name for n, v in self.volumes.items()},
                 "mountPoints": {n: v.mount_point for n, v in self.volumes.items()},
+                "edgeUrls": self.edge.urls if self.edge else [],
                 "networks": {k: n.name for k, n in self.networks.items()},
                 "services": {n: s.container_name for n, s in self.services.items()},
             }
+        )
+
+    def _edge(self, settings: StackSettings, secrets: StackSecrets) -> TraefikEdge:
+        """The Traefik edge: on the ingress network (its published ports) and on the link network
+        of each service it forwards to, where that service answers to its own name."""
+        attachments = self.network_plan.of(EDGE)
+        ingress = [a for a in attachments if a.network == "ingress"]
+        links = [a for a in attachments if a.network != "ingress"]
+        return TraefikEdge(
+            "edge",
+            TraefikEdgeArgs(
+                host=self.host,
+                settings=settings.edge,
+                environment=settings.environment,
+                backend_hosts={service: service for service in edge_targets(settings)},
+                ingress_network=self.networks[ingress[0].network].name,
+                networks=[self.networks[a.network].name for a in links],
+                secrets_volume=self.volumes[settings.runtime.secrets_volume],
+                logs_volume=self.volumes[settings.runtime.logs_volume],
+                tls_private_key=secrets.edge_tls_private_key,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
         )

@@ -1,24 +1,23 @@
 """PlatformService: one hardened container of the platform.
 
-Pure part (`service_specs`, `render_files_program`): typed settings plus the network plan become a
-plain `ServiceSpec` per service. Hardening is not configurable: all capabilities dropped (only the
-listed ones added back), no-new-privileges, read-only root filesystem with tmpfs scratch paths,
-never privileged, no host network/PID/IPC namespace, no published port, memory (without swap) and
-process limits, a bounded local log buffer, and persistent paths only on EncryptedVolumes.
+Pure part (`service_specs`): typed settings plus the network plan become a plain `ServiceSpec` per
+service. Hardening is not configurable: all capabilities dropped (only the listed ones added
+back), no-new-privileges, read-only root filesystem with tmpfs scratch paths, never privileged,
+no host network/PID/IPC namespace, no published port, memory (without swap) and process limits,
+a bounded local log buffer, and persistent paths only on EncryptedVolumes.
 
-Imperative shell (`PlatformService`): the image, the container, the Command that writes the
-service's secret files onto the secrets EncryptedVolume (values on stdin only), the docker.Volume
-that binds that directory read-only at /run/secrets, and the Command that sets the PID limit
-(pulumi-docker 5.2's Container has no pids argument; `docker update --pids-limit` sets the same
-cgroup limit on the created container).
+Imperative shell (`PlatformService`): the image, the container, one SecretFile per secret (value
+on the host Command's stdin only, written onto the secrets EncryptedVolume under
+services/<name>/), the docker.Volume that binds that directory read-only at /run/secrets, and the
+Command that sets the PID limit (pulumi-docker 5.2's Container has no pids argument;
+`docker update --pids-limit` sets the same cgroup limit on the created container).
 """
 
 from __future__ import annotations
 
-import base64
 import math
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
@@ -27,9 +26,9 @@ import pulumi_docker as docker
 from .encrypted_volume import EncryptedVolume, volume_labels
 from .host import DockerHost
 from .network import NAME_PREFIX, Attachment, NetworkPlan
+from .secret_file import SecretFile, SecretFileArgs
 from .settings import StackSettings
 from .settings.services import CA_BUNDLE_FILE, CA_BUNDLE_VARIABLES, SERVICE_FILES_DIR
-from .shell import SCRIPTS_ROOT, invocation, render_shell_program
 
 ROLE_LABEL = f"{NAME_PREFIX}.role"
 SERVICE_LABEL = f"{NAME_PREFIX}.service"
@@ -41,7 +40,6 @@ FILES_LABEL = f"{NAME_PREFIX}.files-of"
 SECURITY_OPTS = ("no-new-privileges:true",)
 DROP_CAPABILITIES = ("ALL",)
 TMPFS_MODE = 0o1777  # scratch space for whatever uid the service runs as; sticky like /tmp
-FILES_SCRIPTS = SCRIPTS_ROOT / "service_files"
 MIB = 1024**2
 
 
@@ -180,36 +178,9 @@ def service_specs(settings: StackSettings, plan: NetworkPlan) -> dict[str, Servi
     return specs
 
 
-def files_directory(secrets_data_dir: str, service: str) -> str:
-    return f"{secrets_data_dir}/services/{service}"
-
-
-def render_files_program(
-    program: str, *, root: str, directory: str, owner: str, include_host_roots: bool
-) -> str:
-    """The program that writes (`write`) or removes (`remove`) a service's files. `write` reads
-    lines '<file name> <base64 content>' on stdin; nothing secret is in the program text."""
-    if program not in ("write", "remove"):
-        raise ValueError(f"unknown service files program {program!r}")
-    return render_shell_program(
-        f"encrypted-platform service files ({program}) in {directory}.",
-        {
-            "EP_FILES_ROOT": root,
-            "EP_FILES_DIR": directory,
-            "EP_FILES_OWNER": owner,
-            "EP_CA_FILE": CA_BUNDLE_FILE,
-            "EP_INCLUDE_HOST_ROOTS": "yes" if include_host_roots else "no",
-        },
-        [FILES_SCRIPTS / "lib.sh"],
-        (FILES_SCRIPTS / f"{program}.sh").read_text(),
-    )
-
-
-def files_stdin(files: Mapping[str, str]) -> str:
-    """The stdin of the `write` program: one '<name> <base64>' line per file, sorted by name."""
-    return "".join(
-        f"{name} {base64.b64encode(content.encode()).decode()}\n" for name, content in sorted(files.items())
-    )
+def files_directory(service: str) -> str:
+    """A service's directory on the secrets volume, relative to its data directory."""
+    return f"services/{service}"
 
 
 def pids_limit_command(host: DockerHost, spec: ServiceSpec) -> str:
@@ -231,7 +202,6 @@ class PlatformServiceArgs:
     secrets_volume: EncryptedVolume | None = None
     secret_values: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     ca_bundle: str | None = None
-    include_host_roots: bool = True
 
 
 class PlatformService(pulumi.ComponentResource):
@@ -335,48 +305,41 @@ class PlatformService(pulumi.ComponentResource):
         )
 
     def _files(self, name: str, args: PlatformServiceArgs) -> docker.Volume:
+        """One SecretFile per secret (and the CA bundle) in services/<name>/ on the secrets
+        volume, then a docker.Volume bound to that directory (mounted read-only)."""
         spec = args.spec
         secrets_volume = args.secrets_volume
-        if secrets_volume is None:
-            raise ValueError(f"service {name!r} has secret files but no secrets volume was given")
-        luks = secrets_volume.spec
-        directory = files_directory(luks.data_dir, name)
-        owner = spec.user or "0:0"
-        common = dict(
-            root=luks.data_dir, directory=directory, owner=owner, include_host_roots=args.include_host_roots
-        )
-        write = invocation(
-            render_files_program("write", **common), f"ep-service-files-{name}", become=args.host.become
-        )
-        remove = invocation(
-            render_files_program("remove", **common),
-            f"ep-service-files-remove-{name}",
-            become=args.host.become,
-        )
-        values = [pulumi.Output.from_input(args.secret_values[s]) for s in spec.secrets]
-        secret_names = list(spec.secrets)
-        ca_bundle = args.ca_bundle if spec.ca_bundle else None
-
-        def stdin(resolved: Sequence[str]) -> str:
-            files = dict(zip(secret_names, resolved, strict=True))
-            if ca_bundle is not None:
-                files[CA_BUNDLE_FILE] = ca_bundle
-            return files_stdin(files)
-
-        self.files = args.host.run(
-            f"{name}-files",
-            create=write,
-            update=write,
-            delete=remove,
-            stdin=pulumi.Output.secret(pulumi.Output.all(*values).apply(stdin)),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[secrets_volume.luks]),
-        )
-        labels = {**volume_labels(luks), FILES_LABEL: name}
+        if secrets_volume is None or spec.user is None:
+            raise ValueError(f"service {name!r} has secret files but no secrets volume or user")
+        directory = files_directory(name)
+        contents: dict[str, pulumi.Input[str]] = {s: args.secret_values[s] for s in spec.secrets}
+        if spec.ca_bundle and args.ca_bundle is not None:
+            contents[CA_BUNDLE_FILE] = args.ca_bundle
+        self.files = [
+            SecretFile(
+                f"{name}-file-{file_name}",
+                SecretFileArgs(
+                    host=args.host,
+                    volume=secrets_volume,
+                    path=f"{directory}/{file_name}",
+                    content=content,
+                    owner=spec.user,
+                    mode="0400",
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for file_name, content in sorted(contents.items())
+        ]
+        labels = {**volume_labels(secrets_volume.spec), FILES_LABEL: name}
         return docker.Volume(
             f"{name}-files",
             name=files_volume_name(name),
             driver="local",
-            driver_opts={"type": "none", "o": "bind", "device": directory},
+            driver_opts={
+                "type": "none",
+                "o": "bind",
+                "device": f"{secrets_volume.spec.data_dir}/{directory}",
+            },
             labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in labels.items()],
-            opts=pulumi.ResourceOptions(parent=self, provider=args.host.provider, depends_on=[self.files]),
+            opts=pulumi.ResourceOptions(parent=self, provider=args.host.provider, depends_on=self.files),
         )
