@@ -17,7 +17,12 @@ Deliberate, named substitutions (nothing else is faked):
   `ep-luks-reencrypt-*`, `ep-luks-delete-*`): it only creates the data directory the docker.Volume
   binds (EP_DATA_DIR, owner EP_DATA_OWNER, mode EP_DATA_MODE, read from the program's parameter
   block). No cryptsetup runs: this machine has no device-mapper. LUKS itself is tested for real in
-  the host and vm tiers.
+  the host and vm tiers. For the same reason `SecretFileOnPlainDisk` runs SecretFile programs with
+  their "is this directory on the LUKS mapping" check reduced to "does it exist"; everything else
+  in them (stdin only, owner, mode, atomic rename) runs as written.
+- Host commands run in the Docker host's network namespace with the host's boot-persistence paths
+  (/usr/local/sbin, /run/systemd) masked by empty tmpfs mounts (`Context.command_prefix`), so a
+  test never installs boot-time programs on the machine that runs it.
 
 State: an `ActingMocks` keeps, per URN, the inputs, id and outputs of the previous run. Running the
 program again with the same instance compares inputs: unchanged resources are kept, changed ones
@@ -33,7 +38,7 @@ Honoured input fields (everything else raises UnhonouredInput):
   docker:index/remoteImage:RemoteImage  name (through image_map), keepLocally (must be true)
   docker:index/container:Container   name, image, user, command, entrypoints, envs, labels,
       hostname, workingDir, networksAdvanced[name, aliases], mounts[type (volume|tmpfs|bind),
-      source, target, readOnly, tmpfsOptions[sizeBytes, mode]], readOnly, privileged, ipcMode,
+      source, target, readOnly, tmpfsOptions[sizeBytes, mode]], tmpfs, readOnly, privileged, ipcMode,
       networkMode, capabilities[adds, drops], securityOpts, memory, memorySwap, cpus, healthcheck
       [tests, interval, timeout, retries, startPeriod], restart, maxRetryCount, logDriver,
       logOpts, ports[internal, external, ip, protocol], uploads[file, content, contentBase64,
@@ -337,6 +342,7 @@ class ContainerExecutor(Executor):
             "readOnly": HONOURED,
             "tmpfsOptions": {"sizeBytes": HONOURED, "mode": HONOURED},
         },
+        "tmpfs": HONOURED,
         "readOnly": HONOURED,
         "privileged": HONOURED,
         "ipcMode": HONOURED,
@@ -400,6 +406,7 @@ class ContainerExecutor(Executor):
         caps = i.get("capabilities") or {}
         host_config = api.create_host_config(
             mounts=mounts or None,
+            tmpfs=i.get("tmpfs"),
             read_only=bool(i.get("readOnly", False)),
             privileged=bool(i.get("privileged", False)),
             ipc_mode=i.get("ipcMode"),
@@ -531,6 +538,7 @@ class CommandExecutor(Executor):
 
     def __init__(self, luks: LuksDataDirStandIn | None = None) -> None:
         self.luks = luks or LuksDataDirStandIn()
+        self.secret_files = SecretFileOnPlainDisk()
 
     def _run(self, ctx: Context, req: Request, text: str | None) -> dict[str, Any]:
         if req.inputs.get("addPreviousOutputInEnv", True):
@@ -540,6 +548,7 @@ class CommandExecutor(Executor):
         luks = luks_program(text)
         if luks is not None:
             return self.luks.run(ctx, req.name, *luks)
+        text = self.secret_files.adapt(ctx, req.name, text)
         interpreter = req.inputs.get("interpreter") or ["/bin/sh", "-c"]
         result = subprocess.run(
             [*ctx.command_prefix, *interpreter, text],
@@ -586,6 +595,35 @@ class LuksDataDirStandIn:
             self.prepared.append(str(data_dir))
             ctx.log.append(f"LUKS stand-in {name}: prepared {data_dir} ({owner} {oct(mode)}), no encryption")
         return {"stdout": f"luks stand-in: {kind}", "stderr": ""}
+
+
+class SecretFileOnPlainDisk:
+    """SecretFile programs (`ep-secret-file-*`) run for real, except their refusal to write unless
+    the volume's data directory sits on its unlocked /dev/mapper device: with the LUKS stand-in
+    there is no mapper here, so that one check becomes "the data directory exists". The refusal
+    itself is tested against real LUKS mappings in the edge and vm tiers."""
+
+    CHECK = "sf_require_encrypted_storage() {"
+    REPLACEMENT = (
+        "sf_require_encrypted_storage() {\n"
+        '  [ -d "$EP_DATA_DIR" ] || sf_die "$EP_DATA_DIR does not exist"  # docker tier: no LUKS mapping\n'
+        "}\n"
+        "_sf_require_encrypted_storage_not_used_in_the_docker_tier() {"
+    )
+
+    def adapt(self, ctx: Context, name: str, text: str) -> str:
+        if "ep-secret-file-" not in text:
+            return text
+        argv = shlex.split(text)
+        prefix = argv[:2] if argv[:2] == ["sudo", "-n"] else []
+        argv = argv[len(prefix) :]
+        if len(argv) != 4 or argv[:2] != ["bash", "-c"] or not argv[3].startswith("ep-secret-file-"):
+            return text
+        program = argv[2]
+        if program.count(self.CHECK) != 1:
+            raise UnhonouredInput(f"SecretFile program of {name!r} without its storage check")
+        ctx.log.append(f"SecretFile {name}: storage check replaced (no LUKS mapping in this tier)")
+        return shlex.join([*prefix, "bash", "-c", program.replace(self.CHECK, self.REPLACEMENT), argv[3]])
 
 
 class RandomPasswordExecutor(Executor):
@@ -725,6 +763,10 @@ class _Tls(Executor):
             builder = builder.add_extension(x509.ExtendedKeyUsage(ekus), critical=False)
         if sans:
             builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        if inputs.get("setSubjectKeyId"):
+            builder = builder.add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False
+            )
         algorithm = None if isinstance(issuer_key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
         certificate = builder.sign(issuer_key, algorithm)
         return certificate.public_bytes(serialization.Encoding.PEM).decode()
@@ -781,6 +823,7 @@ class SelfSignedCertExecutor(_Tls):
         "isCaCertificate": HONOURED,
         "dnsNames": HONOURED,
         "ipAddresses": HONOURED,
+        "setSubjectKeyId": HONOURED,
     }
 
     def create(self, ctx: Context, req: Request) -> tuple[str, dict[str, Any]]:

@@ -1,17 +1,20 @@
 """A private Docker engine for tests: its own dockerd in its own network namespace.
 
-`DockerLab.start()` creates a named network namespace (`ep-dockerlab-<pid>-<n>`) with loopback and
-one "uplink" interface that stands for the Docker host's own non-bridge address (198.51.100.1,
-TEST-NET-2, documentation only: the namespace has no route to any real network), then runs
-Debian's dockerd inside it with its own data-root, exec-root, pidfile and unix socket under a
-temporary directory. Nothing it does (bridges, iptables rules, published ports) touches the
-machine's own network namespace, and several labs can run side by side.
+`DockerLab.start()` creates two named network namespaces:
+- the Docker host (`ep-dockerlab-<pid>-<n>`): loopback and one uplink interface with the host's
+  own non-bridge address 198.51.100.1 and a default route via 198.51.100.254;
+- "outside" (`...-out`): the other end of that link, 198.51.100.254, standing for everything
+  beyond the Docker host (the default gateway). Only a container with a route out reaches it.
+Both addresses are TEST-NET-2 (documentation only) and neither namespace has any link to a real
+network. Debian's dockerd runs in the host namespace with its own data-root, exec-root, pidfile
+and unix socket under a temporary directory, so its bridges, iptables rules and published ports
+never touch the machine's own network namespace, and several labs can run side by side.
 
-Test code reaches the lab's published ports through `lab.connect()` / `lab.run_in_netns()`
-(sockets created inside the namespace), and proves "no route out" with `lab.listen_uplink()`: a
-listener on the uplink address that only a container with a route out can reach.
+Test code reaches the lab host's published ports through `connect()` / `run_in_netns()` (sockets
+created inside the namespace) and proves "no route out" with `listen_outside()`, a listener on the
+outside address that records every peer.
 
-`lab.stop()` stops dockerd and removes the namespace and the temporary directory.
+`stop()` stops dockerd and removes both namespaces and the temporary directory.
 """
 
 from __future__ import annotations
@@ -39,10 +42,11 @@ T = TypeVar("T")
 
 UPLINK_ADDRESS = "198.51.100.1"
 UPLINK_PREFIX = 24
-UPLINK_GATEWAY = "198.51.100.254"
+OUTSIDE_ADDRESS = "198.51.100.254"  # the lab host's default gateway
 # Private address pools, so networks never depend on what the machine's own routes use.
 ADDRESS_POOL = "base=10.213.0.0/16,size=24"
 CLONE_NEWNET = 0x40000000
+BOOT_PATHS = ("/usr/local/sbin", "/run/systemd")
 START_TIMEOUT = 60.0
 API_VERSION = "1.41"  # Docker 20.10; fixed so the client needs no round trip before dockerd is up
 
@@ -78,6 +82,7 @@ class DockerLab:
     process: subprocess.Popen[bytes]
     client: docker.DockerClient
     uplink_address: str = UPLINK_ADDRESS
+    outside_address: str = OUTSIDE_ADDRESS
     _stopped: bool = field(default=False, repr=False)
 
     @property
@@ -92,6 +97,10 @@ class DockerLab:
     def netns_path(self) -> Path:
         return Path("/run/netns") / self.netns
 
+    @property
+    def outside_netns(self) -> str:
+        return f"{self.netns}-out"
+
     # -- lifecycle -----------------------------------------------------------------------------
 
     @classmethod
@@ -105,6 +114,7 @@ class DockerLab:
         root = Path(tempfile.mkdtemp(prefix="ep-dl-", dir=str(base) if base else "/tmp"))
         netns = f"ep-dockerlab-{os.getpid()}-{_counter}"
         _run(["ip", "netns", "add", netns])
+        _run(["ip", "netns", "add", f"{netns}-out"])
         try:
             _setup_netns(netns)
             log = (root / "dockerd.log").open("wb")
@@ -123,6 +133,10 @@ class DockerLab:
                 "--ip6tables=false",
                 "--default-address-pool",
                 ADDRESS_POOL,
+                # Names Docker's embedded DNS does not know go to the outside peer, where nothing
+                # answers: never to this machine's resolver.
+                "--dns",
+                OUTSIDE_ADDRESS,
                 *(extra_args or []),
             ]
             process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -137,7 +151,8 @@ class DockerLab:
                 if "process" in locals():
                     process.terminate()
                     process.wait(timeout=20)
-            subprocess.run(["ip", "netns", "del", netns], check=False, capture_output=True)
+            for name in (netns, f"{netns}-out"):
+                subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
             shutil.rmtree(root, ignore_errors=True)
             raise
 
@@ -177,7 +192,8 @@ class DockerLab:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
-        subprocess.run(["ip", "netns", "del", self.netns], check=False, capture_output=True)
+        for name in (self.netns, self.outside_netns):
+            subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
         # dockerd unmounts its overlay layers on a clean stop; anything left is unmounted lazily.
         mounts = Path("/proc/self/mounts").read_text().splitlines()
         for line in reversed(mounts):
@@ -215,14 +231,15 @@ class DockerLab:
 
     # -- inside the namespace ------------------------------------------------------------------
 
-    def run_in_netns(self, fn: Callable[[], T]) -> T:
-        """Runs `fn` in a thread whose network namespace is the lab's: sockets it creates belong
-        to the lab (127.0.0.1 there is the lab's loopback, where published ports listen)."""
+    def run_in_netns(self, fn: Callable[[], T], netns: str | None = None) -> T:
+        """Runs `fn` in a thread whose network namespace is the lab host's (or `netns`): sockets
+        it creates belong there (127.0.0.1 is the lab host's loopback, where ports are published)."""
         result: dict[str, Any] = {}
+        path = Path("/run/netns") / (netns or self.netns)
 
         def target() -> None:
             try:
-                fd = os.open(self.netns_path, os.O_RDONLY)
+                fd = os.open(path, os.O_RDONLY)
                 try:
                     if _libc.setns(fd, CLONE_NEWNET) != 0:
                         raise OSError(ctypes.get_errno(), "setns failed")
@@ -262,26 +279,50 @@ class DockerLab:
         return self.run_in_netns(pick)
 
     @contextlib.contextmanager
-    def listen_uplink(self, port: int = 0) -> Iterator[Listener]:
-        """A TCP listener on the lab host's uplink address (its "outside" interface). It records
-        every peer that connects and answers 'uplink'."""
+    def listen(self, address: str, port: int = 0, *, outside: bool = False) -> Iterator[Listener]:
+        """A TCP listener on `address` in the lab host's namespace (or the outside one) that
+        records every peer and answers 'hello'."""
         listener = Listener()
 
         def bind() -> socket.socket:
             sock = socket.socket()
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.uplink_address, port))
-            sock.listen(16)
+            sock.bind((address, port))
+            sock.listen(64)
             return sock
 
-        listener.sock = self.run_in_netns(bind)
-        listener.address = self.uplink_address
+        listener.sock = self.run_in_netns(bind, self.outside_netns if outside else None)
+        listener.address = address
         listener.port = int(listener.sock.getsockname()[1])
         listener.start()
         try:
             yield listener
         finally:
             listener.close()
+
+    def listen_outside(self, port: int = 0) -> contextlib.AbstractContextManager[Listener]:
+        """A listener beyond the Docker host (its default gateway): reachable only with a route out."""
+        return self.listen(self.outside_address, port, outside=True)
+
+    def host_command_prefix(self) -> list[str]:
+        """argv prefix that runs a program as the lab's Docker host: in its network namespace, in
+        a private mount namespace where the boot-persistence paths a program may install into
+        (/usr/local/sbin, /run/systemd) are empty tmpfs mounts, so nothing lands on this machine."""
+        masks = " && ".join(
+            f"{{ [ ! -d {p} ] || mount -t tmpfs -o size=8m,mode=0755 tmpfs {p}; }}" for p in BOOT_PATHS
+        )
+        return [
+            "nsenter",
+            f"--net={self.netns_path}",
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            f'{masks} && exec "$@"',
+            "ep-lab-host",
+        ]
 
     # -- containers ----------------------------------------------------------------------------
 
@@ -302,7 +343,7 @@ class DockerLab:
 
 
 class Listener(threading.Thread):
-    """Accepts connections, records the peer addresses, answers 'uplink\\n'."""
+    """Accepts connections, records the peer addresses, answers 'hello\\n'."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
@@ -323,7 +364,14 @@ class Listener(threading.Thread):
                 return
             self.peers.append(peer[0])
             with contextlib.suppress(OSError), conn:
-                conn.sendall(b"uplink\n")
+                conn.sendall(b"hello\n")
+
+    def wait_for_peers(self, count: int = 1, timeout: float = 3.0) -> list[str]:
+        """The recorded peers, after waiting until at least `count` arrived (or `timeout`)."""
+        deadline = time.monotonic() + timeout
+        while len(self.peers) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return list(self.peers)
 
     def close(self) -> None:
         self._closed.set()
@@ -332,12 +380,16 @@ class Listener(threading.Thread):
 
 
 def _setup_netns(netns: str) -> None:
-    """Loopback up, and a veth pair inside the namespace whose first end carries the uplink
-    address with a default route through it (to nowhere: the peer end is in the same namespace)."""
-    ip = ["ip", "-n", netns]
-    _run([*ip, "link", "set", "lo", "up"])
-    _run([*ip, "link", "add", "uplink0", "type", "veth", "peer", "name", "uplink1"])
-    _run([*ip, "addr", "add", f"{UPLINK_ADDRESS}/{UPLINK_PREFIX}", "dev", "uplink0"])
-    _run([*ip, "link", "set", "uplink0", "up"])
-    _run([*ip, "link", "set", "uplink1", "up"])
-    _run([*ip, "route", "add", "default", "via", UPLINK_GATEWAY, "dev", "uplink0"])
+    """Loopback up in both namespaces; a veth pair from the Docker host (uplink address, default
+    route) to the outside namespace (the gateway address)."""
+    outside = f"{netns}-out"
+    host = ["ip", "-n", netns]
+    out = ["ip", "-n", outside]
+    _run([*host, "link", "set", "lo", "up"])
+    _run([*out, "link", "set", "lo", "up"])
+    _run([*host, "link", "add", "uplink0", "type", "veth", "peer", "name", "uplink1", "netns", outside])
+    _run([*host, "addr", "add", f"{UPLINK_ADDRESS}/{UPLINK_PREFIX}", "dev", "uplink0"])
+    _run([*out, "addr", "add", f"{OUTSIDE_ADDRESS}/{UPLINK_PREFIX}", "dev", "uplink1"])
+    _run([*host, "link", "set", "uplink0", "up"])
+    _run([*out, "link", "set", "uplink1", "up"])
+    _run([*host, "route", "add", "default", "via", OUTSIDE_ADDRESS, "dev", "uplink0"])

@@ -3,6 +3,8 @@
   probe.py tcp HOST PORT [TIMEOUT]   prints open | refused | timeout | unreachable | error:<errno>
   probe.py http URL [TIMEOUT]        prints the status code and the first body line, or the error
   probe.py resolve NAME              prints the addresses Docker's DNS gives for NAME, or 'nxdomain'
+  probe.py tcp-many TIMEOUT HOST:PORT...   one 'HOST:PORT result' line per target, probed in parallel
+  probe.py resolve-many NAME...             one 'NAME addresses|nxdomain' line per name, in parallel
 
 Exit status is 0 whatever the outcome; the printed word is the result.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import errno
 import socket
 import sys
+import threading
 import urllib.error
 import urllib.request
 
@@ -56,6 +59,35 @@ def main(argv: list[str]) -> None:
         print(tcp(argv[1], int(argv[2]), float(argv[3]) if len(argv) > 3 else 2.0))
     elif kind == "http":
         print(http(argv[1], float(argv[2]) if len(argv) > 2 else 3.0))
+    elif kind == "tcp-many":
+        timeout = float(argv[1])
+        targets = argv[2:]
+        results: dict[str, str] = {}
+
+        def run(target: str) -> None:
+            host, _, port = target.rpartition(":")
+            results[target] = tcp(host, int(port), timeout)
+
+        threads = [threading.Thread(target=run, args=(t,)) for t in targets]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for target in targets:
+            print(f"{target} {results[target]}")
+    elif kind == "resolve-many":
+        answers: dict[str, str] = {}
+
+        def lookup(name: str) -> None:
+            answers[name] = resolve(name)
+
+        workers = [threading.Thread(target=lookup, args=(n,)) for n in argv[1:]]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        for name in argv[1:]:
+            print(f"{name} {answers[name]}")
     elif kind == "resolve":
         print(resolve(argv[1]))
     else:
