@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from .shell import Program, SimpleCommand, Word, parse_program, strip_wrappers
@@ -281,14 +282,21 @@ class LuksFacts:
         return LuksFacts(commands=commands, provided=provided, non_luks_mounts=non_luks)
 
     def provider_of(self, path: str) -> ProvidedMount | None:
-        """The LUKS-backed mount point that `path` lies at or under (deepest wins)."""
-        path = posixpath.normpath(path)
-        best: ProvidedMount | None = None
-        for p in self.provided:
-            inside = path == p.path or path.startswith(p.path.rstrip("/") + "/")
-            if inside and (best is None or len(p.path) > len(best.path)):
-                best = p
-        return best
+        """The LUKS-backed mount point that `path` lies at or under (the deepest one)."""
+        index = self.__dict__.get("_by_path")
+        if index is None:
+            index = {}
+            for p in self.provided:
+                index.setdefault(p.path, p)
+            self.__dict__["_by_path"] = index
+        current = posixpath.normpath(path)
+        while True:
+            if current in index:
+                return index[current]
+            parent = posixpath.dirname(current)
+            if parent == current:
+                return None
+            current = parent
 
 
 def _parse_cryptsetup(
@@ -468,6 +476,81 @@ def _key_literals(
     return out
 
 
+@dataclass(frozen=True)
+class _FieldFacts:
+    calls: tuple[CryptsetupCall, ...]
+    mounts: tuple[MountCall, ...]
+    literals: tuple[KeyLiteral, ...]
+    openings: tuple[tuple[str, Word | None, str, CryptsetupCall], ...]  # (name, device, kind, call)
+
+
+@lru_cache(maxsize=32)
+def _parsed(text: str) -> Program:
+    """A Command's create and update are often the same program: parse it once."""
+    return parse_program(text)
+
+
+@lru_cache(maxsize=4096)
+def _field_facts(text: str, fieldname: str) -> _FieldFacts:
+    """What one program says (cached: Analyze and AnalyzeStack read the same programs)."""
+    program: Program = _parsed(text)
+    cmds = program.all_commands()
+    # files that a literal is written to (echo secret > /run/key)
+    written: dict[str, int] = {}
+    for c in cmds:
+        n = _literal_producer(c)
+        if n:
+            for r in c.redirects:
+                if r.op in (">", ">>", ">|") and r.target.resolved:
+                    written[str(r.target)] = n
+    mounts: list[MountCall] = []
+    calls: list[CryptsetupCall] = []
+    for c in cmds:
+        argv = strip_wrappers(c.argv)
+        if not argv:
+            continue
+        if argv[0].rsplit("/", 1)[-1] == "mount" and fieldname in PROVIDING_FIELDS:
+            m = _parse_mount(argv, fieldname)
+            if m is not None:
+                mounts.append(m)
+            continue
+        for idx, w in enumerate(argv):
+            if w.rsplit("/", 1)[-1] == "cryptsetup" and (
+                idx == 0 or argv[0] not in ("command", "type", "which")
+            ):
+                call = _parse_cryptsetup(argv, idx, c, fieldname)
+                if call is not None:
+                    calls.append(call)
+                break
+    formatted: dict[str, CryptsetupCall] = {}
+    literals: list[KeyLiteral] = []
+    for call in calls:
+        if call.action == "luksFormat" and call.positional:
+            formatted[str(call.positional[0])] = call
+        literals.extend(_key_literals(call, written, cmds))
+    openings: list[tuple[str, Word | None, str, CryptsetupCall]] = []
+    for call in calls:
+        if call.action not in OPEN_ACTIONS or "--test-passphrase" in call.flags:
+            continue
+        if call.action == "create":  # legacy plain syntax: create <name> <device>
+            name = call.positional[0] if call.positional else None
+            device = call.positional[1] if len(call.positional) > 1 else None
+        else:
+            device = call.positional[0] if call.positional else None
+            name = call.positional[1] if len(call.positional) > 1 else None
+        if name is None or not name.resolved or fieldname not in PROVIDING_FIELDS:
+            continue
+        declared = call.options.get("--type") or OPEN_ACTIONS[call.action] or "luks"
+        kind = str(declared) if getattr(declared, "resolved", True) else "unknown"
+        if kind == "luks":
+            fmt = formatted.get(str(device)) if device is not None else None
+            fmt_type = fmt.options.get("--type") if fmt is not None else None
+            if fmt_type is not None and fmt_type.resolved and str(fmt_type) in ("luks2", "luks1"):
+                kind = str(fmt_type)
+        openings.append((str(name), device, kind, call))
+    return _FieldFacts(tuple(calls), tuple(mounts), tuple(literals), tuple(openings))
+
+
 def analyze_command(resource: Resource) -> CommandLuks:
     unknown_fields: list[str] = []
     calls: list[CryptsetupCall] = []
@@ -483,57 +566,12 @@ def analyze_command(resource: Resource) -> CommandLuks:
             continue
         if "cryptsetup" not in text and "mount" not in text:
             continue
-        program: Program = parse_program(text)
-        cmds = program.all_commands()
-        # files that a literal is written to (echo secret > /run/key)
-        written: dict[str, int] = {}
-        for c in cmds:
-            n = _literal_producer(c)
-            if n:
-                for r in c.redirects:
-                    if r.op in (">", ">>", ">|") and r.target.resolved:
-                        written[str(r.target)] = n
-        formatted: dict[str, CryptsetupCall] = {}
-        field_calls: list[CryptsetupCall] = []
-        for c in cmds:
-            argv = strip_wrappers(c.argv)
-            if not argv:
-                continue
-            if argv[0].rsplit("/", 1)[-1] == "mount" and fieldname in PROVIDING_FIELDS:
-                m = _parse_mount(argv, fieldname)
-                if m is not None:
-                    mounts.append(m)
-                continue
-            for idx, w in enumerate(argv):
-                if w.rsplit("/", 1)[-1] == "cryptsetup" and (
-                    idx == 0 or argv[0] not in ("command", "type", "which")
-                ):
-                    call = _parse_cryptsetup(argv, idx, c, fieldname)
-                    if call is not None:
-                        field_calls.append(call)
-                    break
-        for call in field_calls:
-            if call.action == "luksFormat" and call.positional:
-                formatted[str(call.positional[0])] = call
-            literals.extend(_key_literals(call, written, cmds))
-        for call in field_calls:
-            if call.action not in OPEN_ACTIONS or "--test-passphrase" in call.flags:
-                continue
-            if call.action == "create":  # legacy plain syntax: create <name> <device>
-                name = call.positional[0] if call.positional else None
-                device = call.positional[1] if len(call.positional) > 1 else None
-            else:
-                device = call.positional[0] if call.positional else None
-                name = call.positional[1] if len(call.positional) > 1 else None
-            if name is None or not name.resolved or fieldname not in PROVIDING_FIELDS:
-                continue
-            declared = call.options.get("--type") or OPEN_ACTIONS[call.action] or "luks"
-            kind = str(declared) if getattr(declared, "resolved", True) else "unknown"
-            if kind == "luks":
-                fmt = formatted.get(str(device)) if device is not None else None
-                fmt_type = fmt.options.get("--type") if fmt is not None else None
-                if fmt_type is not None and fmt_type.resolved and str(fmt_type) in ("luks2", "luks1"):
-                    kind = str(fmt_type)
-            mappings.append(Mapping(str(name), device, kind, resource, fieldname, call))
-        calls.extend(field_calls)
+        facts = _field_facts(text, fieldname)
+        calls.extend(facts.calls)
+        mounts.extend(facts.mounts)
+        literals.extend(facts.literals)
+        mappings.extend(
+            Mapping(name, device, kind, resource, fieldname, call)
+            for name, device, kind, call in facts.openings
+        )
     return CommandLuks(resource, unknown_fields, calls, mounts, literals, mappings)

@@ -37,9 +37,19 @@ def to_policy(rule: Rule) -> ResourceValidationPolicy | StackValidationPolicy:
         def validate_resource(args: Any, report_violation: Any) -> None:
             if types and args.resource_type not in types:
                 return
-            resource = servicer_hooks.current_resource(args.urn) or servicer_hooks.resource_from_sdk(
-                args.resource_type, args.props, args.urn, args.name
-            )
+            resource = servicer_hooks.current_resource(args.urn)
+            if resource is None:
+                if servicer_hooks.installed():
+                    # The hooks hand the SDK a request without properties: evaluating that would
+                    # pass anything. Never happens unless the SDK changes; fail closed if it does.
+                    report_violation(
+                        f"{rule.name}: the pack lost track of the resource being analyzed (fail closed)",
+                        args.urn,
+                    )
+                    return
+                resource = servicer_hooks.resource_from_sdk(
+                    args.resource_type, args.props, args.urn, args.name
+                )
             ctx = Context(config={}, info=servicer_hooks.stack_info(), resource=resource)
             evaluate(rule, ctx, _reporter(rule, report_violation), args.get_config())
 
@@ -53,6 +63,11 @@ def to_policy(rule: Rule) -> ResourceValidationPolicy | StackValidationPolicy:
 
     def validate_stack(args: Any, report_violation: Any) -> None:
         model = servicer_hooks.current_model()
+        if model is None and servicer_hooks.installed():
+            report_violation(
+                f"{rule.name}: the pack lost track of the stack being analyzed (fail closed)", None
+            )
+            return
         if model is None:
             model = StackModel(
                 [

@@ -37,6 +37,10 @@ def stack_info() -> StackInfo:
     return _stack_info if _stack_info is not None else StackInfo.from_environment()
 
 
+def installed() -> bool:
+    return _installed
+
+
 def current_resource(urn: str) -> Resource | None:
     res = getattr(_local, "resource", None)
     return res if res is not None and res.urn == urn else None
@@ -127,15 +131,22 @@ def install() -> bool:
         with _lock:
             _inputs_by_urn[resource.urn] = resource
         _local.resource = resource
+        # The rules read the decoded resource above; the SDK need not decode the properties
+        # again for every policy.
+        light = type(request)()
+        light.CopyFrom(request)
+        light.ClearField("properties")
         try:
-            return original_analyze(self, request, context)
+            return original_analyze(self, light, context)
         finally:
             _local.resource = None
 
     def analyze_stack(self: Any, request: Any, context: Any) -> Any:
         _local.model = model_from_request(request)
+        # Every stack rule reads this one model; the SDK would otherwise decode every resource
+        # once per stack policy. It still runs each policy and applies enforcement levels.
         try:
-            return original_analyze_stack(self, request, context)
+            return original_analyze_stack(self, type(request)(), context)
         finally:
             _local.model = None
             # One AnalyzeStack ends one preview or update: forget its inputs.

@@ -17,7 +17,12 @@ import shlex
 from dataclasses import dataclass, field
 
 NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_NAME_RE = re.compile(NAME)
 _ASSIGN = re.compile(rf"^({NAME})(\+?)=(.*)$", re.S)
+_REDIRECTION = re.compile(r"(\d*)(<<<|<<-|<<|>>|>&|<&|>\||<>|<(?!\()|>(?!\())")
+_ARRAY_WORD = re.compile(rf'"?\$\{{({NAME})\[[@*]\]\}}"?')
+_SPECIAL = re.compile(r"[\\'\"$`<>]")
+_PARAMETER = re.compile(rf"({NAME})(?::?[-=](.*))?", re.S)
 _FUNC_ONE_LINE = re.compile(rf"^\s*(?:function\s+)?({NAME})\s*\(\s*\)\s*\{{\s*(.*?)\s*;?\s*\}}\s*$")
 KEYWORDS = frozenset(
     {
@@ -194,10 +199,10 @@ def tokenize(s: str) -> list[_Tok]:
             i = n if j < 0 else j
             continue
         # redirections, optionally with a file descriptor number in front
-        m = re.match(r"(\d*)(<<<|<<-|<<|>>|>&|<&|>\||<>|<(?!\()|>(?!\())", s[i:])
+        m = _REDIRECTION.match(s, i) if c in "<>0123456789" else None
         if m and (m.group(1) == "" or at_word_start):
             fd, op = m.group(1), m.group(2)
-            i += m.end()
+            i = m.end()
             toks.append(_Tok("REDIR", op, fd=fd))
             at_word_start = True
             if op in ("<<", "<<-"):
@@ -301,13 +306,15 @@ class _Expander:
 
     def expand(self, raw: str) -> list[Word]:
         """One raw word -> expanded word(s) (an unquoted or "${A[@]}" array gives several)."""
-        m = re.fullmatch(rf'"?\$\{{({NAME})\[[@*]\]\}}"?', raw)
+        m = _ARRAY_WORD.fullmatch(raw) if "[" in raw else None
         if m and m.group(1) in self.arrays:
             return [Word(v, resolved=_is_resolved(v), raw=raw) for v in self.arrays[m.group(1)]]
         value, resolved = self._expand_text(raw, quoted=False)
         return [Word(value, resolved=resolved, raw=raw)]
 
     def _expand_text(self, s: str, quoted: bool) -> tuple[str, bool]:
+        if not _SPECIAL.search(s):
+            return s, True
         out: list[str] = []
         resolved = True
         i, n = 0, len(s)
@@ -351,15 +358,15 @@ class _Expander:
                 i = j
                 continue
             if c == "$" and i + 1 < n:
-                m = re.match(NAME, s[i + 1 :])
+                m = _NAME_RE.match(s, i + 1)
                 if m:
                     value = self.variables.get(m.group(0))
                     if value is None:
-                        out.append(s[i : i + 1 + m.end()])
+                        out.append(s[i : m.end()])
                         resolved = False
                     else:
                         out.append(value)
-                    i += 1 + m.end()
+                    i = m.end()
                     continue
                 if s[i + 1] in "0123456789@*#?!$-":
                     out.append(s[i : i + 2])
@@ -384,7 +391,7 @@ class _Expander:
         return "".join(out), resolved
 
     def _parameter(self, body: str) -> str | None:
-        m = re.fullmatch(rf"({NAME})(?::?[-=](.*))?", body, re.S)
+        m = _PARAMETER.fullmatch(body)
         if not m:
             return None
         value = self.variables.get(m.group(1))
@@ -401,7 +408,7 @@ class _Expander:
 
     def _command_substitution(self, inner: str) -> str | None:
         """$(f) for a one-line function whose body is `printf FORMAT ARGS...` or `echo ARGS...`."""
-        if re.fullmatch(NAME, inner) and inner in self.functions:
+        if _NAME_RE.fullmatch(inner) and inner in self.functions:
             inner = self.functions[inner]
         try:
             argv_raw = shlex.split(inner, posix=False)
@@ -524,7 +531,7 @@ def _collect_definitions(
                     continue
                 m = _ASSIGN.match(w)
                 name = m.group(1) if m else w
-                if re.fullmatch(NAME, name):
+                if _NAME_RE.fullmatch(name):
                     # `local`/`declare` makes a function-scoped variable: its value is not the
                     # global one, so never substitute it.
                     if head in ("local", "declare", "typeset"):
@@ -535,14 +542,14 @@ def _collect_definitions(
         if head in ("read", "mapfile", "readarray", "getopts", "printf"):
             # read NAME / printf -v NAME: the value comes from input at run time
             for w in words[1:]:
-                if re.fullmatch(NAME, w):
+                if _NAME_RE.fullmatch(w):
                     dynamic.add(w)
             continue
         if head in ("for", "select") and len(words) > 1:
             dynamic.add(words[1])
             continue
         if head in ("unset",):
-            dynamic.update(w for w in words[1:] if re.fullmatch(NAME, w))
+            dynamic.update(w for w in words[1:] if _NAME_RE.fullmatch(w))
     functions: dict[str, str] = {}
     for line in script.splitlines():
         m = _FUNC_ONE_LINE.match(line)

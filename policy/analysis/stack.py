@@ -187,6 +187,19 @@ class StackModel:
         cache[urn] = result
         return result
 
+    def named(self, type_: str, name: str) -> list[Resource]:
+        """Resources of a type whose `name` property (the Docker name) is `name`."""
+        cache: dict[str, dict[str, list[Resource]]] = self.__dict__.setdefault("_named", {})
+        index = cache.get(type_)
+        if index is None:
+            index = {}
+            for r in self.of_type(type_):
+                n = r.props.get("name")
+                if isinstance(n, str):
+                    index.setdefault(n, []).append(r)
+            cache[type_] = index
+        return index.get(name, [])
+
     def property_sources(
         self, resource: Resource, key: str, types: Iterable[str] | None = None
     ) -> list[Resource]:

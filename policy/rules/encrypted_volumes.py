@@ -186,7 +186,6 @@ def _check_mount(model: StackModel, w: Any, m: Mount) -> Iterator[Finding]:
             "mount:anonymous",
         )
         return
-    volumes = model.of_type(VOLUME)
     if is_unknown(m.source):
         candidates = model.property_sources(r, m.prop_key, [VOLUME])
         if not candidates:
@@ -205,7 +204,7 @@ def _check_mount(model: StackModel, w: Any, m: Mount) -> Iterator[Finding]:
                 "mount:unknown",
             )
         return
-    named = [v for v in volumes if v.props.get("name") == m.source]
+    named = model.named(VOLUME, m.source)
     if not named:
         named = [v for v in model.property_sources(r, m.prop_key, [VOLUME]) if v.name == m.source]
     if named:

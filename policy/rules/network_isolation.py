@@ -73,7 +73,7 @@ def _resolve(model: StackModel, w: Workload, att: NetworkAttachment) -> list[Res
         candidates = model.property_sources(w.resource, att.prop_key, [NETWORK])
         return candidates or None
     name = str(att.name)
-    declared = [n for n in model.of_type(NETWORK) if n.props.get("name") == name or n.urn == name]
+    declared = model.named(NETWORK, name) or ([model.by_urn[name]] if name in model.by_urn else [])
     if declared:
         return declared
     if name in BUILTIN_NOT_INTERNAL or name == "none" or name.startswith(("container:", "service:")):
