@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from .stack import DOCKER_SECRET, SERVICE_CONFIG, Resource
+from .stack import COMMANDS, DOCKER_SECRET, SERVICE_CONFIG, Resource
 from .values import is_unknown
 from .workloads import Workload
 
@@ -179,6 +180,7 @@ class TraefikFacts:
             facts._add_file(Source(r, "data", "swarm config"), content, "", sink)
             if sink:
                 facts.statics.append(StaticConfig(None, sink))
+        facts._add_command_files(model)
         for src, tree in facts.dynamics:
             for proto in ("http", "tcp", "udp"):
                 routers = (
@@ -188,6 +190,27 @@ class TraefikFacts:
                     for name, conf in routers.items():
                         facts.routers.append(Router(proto, name, conf if isinstance(conf, dict) else {}, src))
         return facts
+
+    def _add_command_files(self, model: StackModel) -> None:
+        """Configuration a host Command writes from its stdin (onto a volume a Traefik workload
+        mounts). Known content is read like any file; unknown content that a Traefik workload
+        waits for and that the program names as a configuration file cannot be verified."""
+        traefik = [w.resource for w in self.traefik_workloads]
+        for cmd in model.of_type(*COMMANDS):
+            stdin = cmd.props.get("stdin")
+            program = cmd.props.get("create")
+            path = written_config_path(program)
+            if isinstance(stdin, str):
+                if "\n" not in stdin or not any(ch in stdin for ch in ":=["):
+                    continue
+                sink: list[tuple[Source, dict[str, Any]]] = []
+                self._add_file(Source(cmd, "stdin", "file written by a command", path), stdin, path, sink)
+                if sink:
+                    self.statics.append(StaticConfig(None, sink))
+            elif is_unknown(stdin) and path and any(model.depends_on(t, cmd.urn) for t in traefik):
+                self.unverifiable.append(
+                    Unverifiable(cmd, "stdin", f"{path}, a configuration file a Traefik workload depends on")
+                )
 
     def _add_file(
         self, src: Source, content: str, path: str, static_sink: list[tuple[Source, dict[str, Any]]]
@@ -248,6 +271,17 @@ class TraefikFacts:
 
 
 # --- parsing helpers ------------------------------------------------------------------------
+
+
+_CONFIG_PATH = re.compile(r"[\w./-]+\.(?:ya?ml|toml)\b")
+
+
+def written_config_path(program: Any) -> str:
+    """The first YAML/TOML file name a program mentions ('' if none or unknown)."""
+    if not isinstance(program, str):
+        return ""
+    m = _CONFIG_PATH.search(program)
+    return m.group(0) if m else ""
 
 
 def lower_keys(value: Any) -> Any:

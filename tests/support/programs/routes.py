@@ -308,3 +308,47 @@ def edge_config_from_operator_file() -> None:
             docker.ContainerUploadArgs(file="/etc/traefik/dynamic/routes.yml", source="./traefik/routes.yml"),
         ],
     )
+
+
+def _edge_with_config_from_command(stdin: object) -> None:
+    """The edge reads its files from an encrypted volume that a host Command writes them onto."""
+    import pulumi_command as command
+
+    net = _platform()
+    luks_cmd, cfg = luks_volume("edgecfg", device="/dev/vdc")
+    static = command.local.Command(
+        "edge-static",
+        create="install -D -m 0644 /dev/stdin /srv/edgecfg/data/traefik.yml",
+        stdin=STATIC_CONFIG,
+        opts=pulumi.ResourceOptions(depends_on=[luks_cmd]),
+    )
+    dynamic = command.local.Command(
+        "edge-dynamic",
+        create="install -D -m 0644 /dev/stdin /srv/edgecfg/data/dynamic/routes.yml",
+        stdin=stdin,
+        opts=pulumi.ResourceOptions(depends_on=[luks_cmd]),
+    )
+    edge(
+        net,
+        uploads=[],
+        mounts=[
+            docker.ContainerMountArgs(type="volume", source=cfg.name, target="/etc/traefik", read_only=True)
+        ],
+        opts=pulumi.ResourceOptions(depends_on=[static, dynamic]),
+    )
+
+
+@violation(RULE, resource="edge-dynamic", exact=True)
+def dynamic_file_written_by_host_command() -> None:
+    """A plain router in a dynamic file a host Command writes from stdin."""
+    plain_router = "    api:\n      rule: Host(`api.example.test`)\n      entryPoints: [web]\n      service: app\n      middlewares: [secure-headers@file]\n"
+    _edge_with_config_from_command(DYNAMIC_CONFIG.replace("  routers:\n", "  routers:\n" + plain_router, 1))
+
+
+@violation(RULE, resource="edge-dynamic", exact=True, variants=("preview",))
+def dynamic_file_from_command_unknown_at_preview() -> None:
+    """The dynamic file a host Command writes is computed from a generated value: unknown at preview."""
+    token = random.RandomPassword("route-token", length=12, special=False)
+    _edge_with_config_from_command(
+        token.result.apply(lambda t: DYNAMIC_CONFIG.replace("app.example.test", f"{t.lower()}.example.test"))
+    )
