@@ -105,6 +105,7 @@ class TraefikFacts:
     def of(model: StackModel) -> TraefikFacts:
         facts = TraefikFacts()
         edges = model.edges
+        unknown_labels: list[tuple[Workload, str]] = []
         for w in model.workloads:
             traefik = edges.is_traefik(w)
             if traefik is True:
@@ -149,6 +150,8 @@ class TraefikFacts:
                 if is_unknown(labels):
                     if traefik is not False:
                         facts.unverifiable.append(Unverifiable(w.resource, lab_field, "labels"))
+                    else:
+                        unknown_labels.append((w, lab_field))
                     continue
                 tree, implicit = labels_tree(labels or {})
                 if tree is None:
@@ -181,6 +184,15 @@ class TraefikFacts:
             if sink:
                 facts.statics.append(StaticConfig(None, sink))
         facts._add_command_files(model)
+        # Unknown labels can hide routers only where a Traefik reads labels (Docker or Swarm
+        # provider), or where the pack cannot tell because no static configuration is visible.
+        if unknown_labels and (not facts.statics or any(reads_labels(st.tree) for st in facts.statics)):
+            for w, lab_field in unknown_labels:
+                facts.unverifiable.append(
+                    Unverifiable(
+                        w.resource, lab_field, "labels, which a Traefik provider may read as routers"
+                    )
+                )
         for src, tree in facts.dynamics:
             for proto in ("http", "tcp", "udp"):
                 routers = (
@@ -282,6 +294,11 @@ def written_config_path(program: Any) -> str:
         return ""
     m = _CONFIG_PATH.search(program)
     return m.group(0) if m else ""
+
+
+def reads_labels(static: dict[str, Any]) -> bool:
+    providers = static.get("providers")
+    return isinstance(providers, dict) and any(p in providers for p in ("docker", "swarm"))
 
 
 def lower_keys(value: Any) -> Any:

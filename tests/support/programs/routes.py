@@ -352,3 +352,33 @@ def dynamic_file_from_command_unknown_at_preview() -> None:
     _edge_with_config_from_command(
         token.result.apply(lambda t: DYNAMIC_CONFIG.replace("app.example.test", f"{t.lower()}.example.test"))
     )
+
+
+@violation(RULE, resource="worker", exact=True, variants=("preview",))
+def labels_unknown_with_docker_provider() -> None:
+    """The edge reads container labels (Docker provider over TCP); a container's labels are
+    computed from a generated value, so its routers are unknown at preview."""
+    net = _platform()
+    static = STATIC_CONFIG.replace(
+        "providers:\n",
+        "providers:\n  docker: {endpoint: 'tcp://docker-proxy:2375', exposedByDefault: false}\n",
+        1,
+    )
+    edge(net, static=static)
+    suffix = random.RandomPassword("worker-suffix", length=6, special=False)
+    labels = suffix.result.apply(
+        lambda s: [
+            docker.ContainerLabelArgs(label="encrypted-platform.role", value="service"),
+            docker.ContainerLabelArgs(
+                label="traefik.http.routers.worker.rule", value=f"Host(`w{s.lower()}.example.test`)"
+            ),
+        ]
+    )
+    docker.Container(
+        "worker",
+        **hardened(
+            name="worker",
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=net.name)],
+            labels=labels,
+        ),
+    )
