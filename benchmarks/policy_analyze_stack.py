@@ -118,7 +118,9 @@ def main() -> int:
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[500, 5000])
     parser.add_argument("--luks-program", choices=["short", "rendered"], default="short")
-    parser.add_argument("--cold", action="store_true", help="AnalyzeStack without the preceding Analyze calls")
+    parser.add_argument(
+        "--cold", action="store_true", help="AnalyzeStack without the preceding Analyze calls"
+    )
     args = parser.parse_args()
     results = [measure(n, args.luks_program, args.cold) for n in args.sizes]
     report: dict[str, Any] = {"luks_program": args.luks_program, "cold": args.cold, "results": results}

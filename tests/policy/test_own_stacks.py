@@ -37,7 +37,9 @@ def stack_config(stack: str) -> tuple[str, dict[str, Any]]:
         services = load_stack_config("dev")["services"]
         edge = dict(config.get("edge") or {})
         if base == "prod":
-            config["services"] = {name: {**(s or {}), "image": BUILTIN_IMAGES[name] + DIGEST} for name, s in services.items()}
+            config["services"] = {
+                name: {**(s or {}), "image": BUILTIN_IMAGES[name] + DIGEST} for name, s in services.items()
+            }
             edge["image"] = {"digest": "sha256:" + "7f" * 32}
         else:
             config["services"] = services
@@ -58,7 +60,9 @@ def own_stack(stack: str, preview: bool) -> CapturedStack:
 @pytest.mark.parametrize("all_secret", [False, True], ids=["plain", "all-secret"])
 @pytest.mark.parametrize("variant", ["preview", "update"])
 @pytest.mark.parametrize("stack", STACKS)
-def test_own_stack_has_no_mandatory_violation(pack: PolicyPackProcess, stack: str, variant: str, all_secret: bool) -> None:
+def test_own_stack_has_no_mandatory_violation(
+    pack: PolicyPackProcess, stack: str, variant: str, all_secret: bool
+) -> None:
     captured = own_stack(stack, variant == "preview")
     verdict = evaluate(captured, all_secret=all_secret, pack=pack)
     assert not verdict.mandatory(), verdict.describe()
@@ -73,7 +77,9 @@ def test_own_stacks_are_what_the_rules_expect() -> None:
     assert types.count("docker:index/volume:Volume") >= 5
     assert types.count("command:local:Command") >= 5
     containers = [r for r in captured.resources if r.type == "docker:index/container:Container"]
-    mounted = {m.get("source") for r in containers for m in r.inputs.get("mounts", []) if m.get("type") == "volume"}
+    mounted = {
+        m.get("source") for r in containers for m in r.inputs.get("mounts", []) if m.get("type") == "volume"
+    }
     volumes = {r.inputs.get("name") for r in captured.resources if r.type == "docker:index/volume:Volume"}
     assert mounted and mounted <= volumes
     published = {p.get("external") for r in containers for p in r.inputs.get("ports", [])}
@@ -81,11 +87,17 @@ def test_own_stacks_are_what_the_rules_expect() -> None:
 
 
 @pytest.mark.parametrize("stack", ["dev+edge", "prod+edge"])
-def test_the_pack_reads_the_edge_configuration_our_components_write(pack: PolicyPackProcess, stack: str) -> None:
+def test_the_pack_reads_the_edge_configuration_our_components_write(
+    pack: PolicyPackProcess, stack: str
+) -> None:
     """The edge's Traefik files reach the host through Commands (stdin). Weakening the rendered
     dynamic file in the captured stack must be caught: the pass above is not for lack of reading."""
     captured = copy.deepcopy(own_stack(stack, True))
-    dynamic = [r for r in captured.resources if isinstance(r.inputs.get("stdin"), str) and "routers:" in r.inputs["stdin"]]
+    dynamic = [
+        r
+        for r in captured.resources
+        if isinstance(r.inputs.get("stdin"), str) and "routers:" in r.inputs["stdin"]
+    ]
     assert dynamic, "no command writes the edge's dynamic configuration"
     for r in dynamic:
         r.inputs["stdin"] = r.inputs["stdin"].replace("tls: {}", "tls: false").replace("31536000", "300")
