@@ -13,25 +13,36 @@ Public interface (what components/platform.py uses):
                                                          # an internal network the edge joins
             ingress_network=ingress.name,                # the only network with published ports
             networks=[frontend.name],                    # internal networks to reach backends
-            secrets_volume=volumes["config-secrets"],    # acme.json, TLS private key
+            secrets_volume=volumes["config-secrets"],    # configuration, acme.json, TLS key
             logs_volume=volumes["logs"],                 # traefik.log, traefik-access.log (JSON)
             tls_private_key=secrets.edge_tls_private_key,  # secret; custom mode only
         ),
         opts=pulumi.ResourceOptions(parent=self),
     )
     edge.container        # docker.Container (label encrypted-platform.role=edge)
+    edge.config_files     # {path in the container: VolumeFile} (plain content, reviewable)
     edge.ca_certificate   # Output[str] | None: the dev CA; export it (devCaCertificate) to trust it
     edge.urls             # ["https://<host>", ...]
 
-What the children are, and why:
-- docker.RemoteImage of the pinned reference (tag, plus digest in prod; `stack_problems`).
-- docker.Container running `traefik --configFile=/etc/traefik/traefik.yml`. Its `uploads` hold
-  the static and dynamic configuration rendered by components/traefik_config.py from the settings
-  (plain values, known at preview: reviewable, and visible to the policy pack) plus public
-  certificates. No Docker socket, no provider but the file provider, no dashboard, no env.
-- Private keys never enter uploads (image layers sit unencrypted under /var/lib/docker): custom
-  and dev keys go onto the secrets EncryptedVolume through a SecretFile (host Command, key on
-  stdin); ACME keys are written by Traefik itself into acme.json (0600) on the same volume.
+How the configuration reaches Traefik, and why:
+- The static and dynamic configuration are rendered by components/traefik_config.py from the
+  settings (pure functions). Each file is a VolumeFile: a host Command whose stdin is the file's
+  content as a plain value (known at preview, so reviewers and the policy pack read it), written
+  onto the encrypted secrets volume under `edge-config/`. A docker.Volume binds that directory
+  read-only at /etc/traefik. (Docker refuses container `uploads` into a read-only root
+  filesystem, and the root filesystem stays read-only.) The container's label
+  `encrypted-platform.config-sha256` is a digest of those files, so a changed file replaces the
+  container, which then reads it.
+- Private keys never enter an image layer or the container definition: the custom/dev key is a
+  SecretFile (host Command, key on secret stdin) in `edge-state/tls/`; ACME keys are written by
+  Traefik itself into `edge-state/acme.json` (0600). `edge-state/` is bound read-write at
+  /var/lib/traefik, the logs volume's `edge/` at /var/log/traefik. The edge sees only its own
+  directories of those shared volumes.
+- The container: docker.RemoteImage of the pinned reference (tag, plus digest in prod),
+  `traefik --configFile=/etc/traefik/traefik.yml`, read-only root filesystem, capabilities
+  dropped but NET_BIND_SERVICE, no-new-privileges, memory limit without swap, healthcheck via
+  ping, published ports 80/443 only (on the ingress network, its `network_mode`: Docker binds
+  published ports only there), no environment, no Docker socket.
 - dev mode: a local CA and a leaf for every routed host (pulumi-tls, ECDSA P-256).
 
 Bad settings raise SettingsError while the program runs, i.e. at preview, before any change.
@@ -39,6 +50,7 @@ Bad settings raise SettingsError while the program runs, i.e. at preview, before
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -48,7 +60,15 @@ import pulumi_tls as tls
 
 from .encrypted_volume import EncryptedVolume
 from .host import DockerHost
-from .secret_file import SecretFile, SecretFileArgs
+from .secret_file import (
+    SecretFile,
+    SecretFileArgs,
+    VolumeDirectory,
+    VolumeDirectoryArgs,
+    VolumeFile,
+    VolumeFileArgs,
+    subdirectory_volume,
+)
 from .settings import PROJECT, SettingsError
 from .settings.edge import EdgeSettings, chain_warnings, stack_problems
 from .traefik_config import (
@@ -59,8 +79,15 @@ from .traefik_config import (
 )
 
 ROLE_LABEL = "encrypted-platform.role"
+CONFIG_DIGEST_LABEL = "encrypted-platform.config-sha256"
+EDGE_DIRECTORY_LABEL = "encrypted-platform.edge-directory"
 CONTAINER_PREFIX = "encrypted-platform"
-KEY_FILE_MODE = "0400"
+# Directories of the edge on the shared volumes (each bound on its own; see module docstring).
+CONFIG_DIRECTORY = "edge-config"  # on the secrets volume, read-only in the container
+STATE_DIRECTORY = "edge-state"  # on the secrets volume: acme.json, tls/edge.key
+LOGS_DIRECTORY = "edge"  # on the logs volume
+CONFIG_FILE_MODE, CONFIG_DIR_MODE = "0444", "0755"
+PRIVATE_DIR_MODE, KEY_FILE_MODE = "0700", "0400"
 # Dev PKI lifetimes (hours). pulumi-tls re-issues within the early-renewal window on `pulumi up`.
 DEV_CA_HOURS = 365 * 24
 DEV_LEAF_HOURS = 90 * 24
@@ -86,9 +113,7 @@ def container_layout(args: TraefikEdgeArgs) -> TraefikLayout:
     """The container layout with the backend host names filled in."""
     base = args.layout
     return TraefikLayout(
-        config_file=base.config_file,
-        dynamic_dir=base.dynamic_dir,
-        certs_dir=base.certs_dir,
+        config_dir=base.config_dir,
         secrets_dir=base.secrets_dir,
         logs_dir=base.logs_dir,
         web_address=base.web_address,
@@ -106,13 +131,6 @@ def validate(args: TraefikEdgeArgs) -> list[str]:
         f"{PROJECT}:{p}"
         for p in stack_problems(settings, environment=args.environment, services=args.backend_hosts)
     ]
-    if settings.user != "0:0":
-        for volume in (args.secrets_volume, args.logs_volume):
-            if volume.spec.data_owner != settings.user:
-                problems.append(
-                    f"{PROJECT}:volumes.{volume.spec.volume}.dataOwner: must be {settings.user!r} (edge.user) so "
-                    f"Traefik can write its files there, got {volume.spec.data_owner!r}"
-                )
     if settings.certificates.mode == "custom" and args.tls_private_key is None:
         problems.append(
             f"{PROJECT}:edgeTlsPrivateKey: required when edge.certificates.mode is 'custom' "
@@ -121,8 +139,23 @@ def validate(args: TraefikEdgeArgs) -> list[str]:
     return problems
 
 
+def config_digest(files: Mapping[str, str]) -> str:
+    """sha256 over the configuration files (path and content), in path order."""
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.encode() + b"\0" + files[path].encode() + b"\0")
+    return digest.hexdigest()
+
+
+def relative_to(directory: str, path: str) -> str:
+    if not path.startswith(directory + "/"):
+        raise ValueError(f"{path} is not inside {directory}")
+    return path[len(directory) + 1 :]
+
+
 class TraefikEdge(pulumi.ComponentResource):
     container: docker.Container
+    config_files: dict[str, VolumeFile]
     ca_certificate: pulumi.Output[str] | None
     urls: list[str]
 
@@ -136,47 +169,68 @@ class TraefikEdge(pulumi.ComponentResource):
 
         settings = args.settings
         layout = container_layout(args)
-        docker_opts = pulumi.ResourceOptions(parent=self, provider=args.host.provider)
         self.layout = layout
         self.urls = [f"https://{host}" for host in settings.hosts]
         self.ca_certificate = None
 
-        uploads = [
-            docker.ContainerUploadArgs(file=path, content=content)
-            for path, content in render_files(settings, layout).items()
+        # Configuration: rendered files (plain), plus the public certificate in custom/dev mode.
+        files: dict[str, pulumi.Input[str]] = dict(render_files(settings, layout))
+        state: list[pulumi.Resource] = [
+            self._directory(f"{name}-state-dir", args, args.secrets_volume, STATE_DIRECTORY)
         ]
-        depends: list[pulumi.Resource] = [args.secrets_volume, args.logs_volume]
         mode = settings.certificates.mode
         if mode == "custom":
             assert settings.certificates.chain is not None and args.tls_private_key is not None
-            uploads.append(
-                docker.ContainerUploadArgs(file=layout.certificate_file, content=settings.certificates.chain)
-            )
-            depends.append(self._install_key(name, args, layout, args.tls_private_key))
+            files[layout.certificate_file] = settings.certificates.chain
+            state.append(self._install_key(name, args, layout, args.tls_private_key))
         elif mode == "dev":
             certificate, key = self._dev_pki(name, settings.hosts)
-            uploads.append(docker.ContainerUploadArgs(file=layout.certificate_file, content=certificate))
-            depends.append(self._install_key(name, args, layout, key))
+            files[layout.certificate_file] = certificate
+            state.append(self._install_key(name, args, layout, key))
+        self.config_files = {
+            path: VolumeFile(
+                f"{name}-config-{relative_to(layout.config_dir, path).replace('/', '-').replace('.', '-')}",
+                VolumeFileArgs(
+                    host=args.host,
+                    volume=args.secrets_volume,
+                    path=f"{CONFIG_DIRECTORY}/{relative_to(layout.config_dir, path)}",
+                    content=content,
+                    mode=CONFIG_FILE_MODE,
+                    dir_mode=CONFIG_DIR_MODE,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for path, content in sorted(files.items())
+        }
+        logs = self._directory(f"{name}-logs-dir", args, args.logs_volume, LOGS_DIRECTORY)
+        config_volume = self._bind(
+            f"{name}-config", args, args.secrets_volume, CONFIG_DIRECTORY, list(self.config_files.values())
+        )
+        state_volume = self._bind(f"{name}-state", args, args.secrets_volume, STATE_DIRECTORY, state)
+        logs_volume = self._bind(f"{name}-logs", args, args.logs_volume, LOGS_DIRECTORY, [logs])
+        digest = pulumi.Output.all(*[files[p] for p in sorted(files)]).apply(
+            lambda contents: config_digest(dict(zip(sorted(files), contents, strict=True)))
+        )
 
         self.image = docker.RemoteImage(
-            f"{name}-image", name=settings.image.reference, keep_locally=True, opts=docker_opts
+            f"{name}-image",
+            name=settings.image.reference,
+            keep_locally=True,
+            opts=pulumi.ResourceOptions(parent=self, provider=args.host.provider),
         )
-        depends.append(self.image)
-        networks = [args.ingress_network, *args.networks]
+        labels: dict[str, pulumi.Input[str]] = {**self.labels(settings), CONFIG_DIGEST_LABEL: digest}
         self.container = docker.Container(
             name,
             name=f"{CONTAINER_PREFIX}-{name}",
             image=self.image.image_id,
             command=["traefik", f"--configFile={layout.config_file}"],
             user=settings.user,
-            uploads=uploads,
             mounts=[
                 docker.ContainerMountArgs(
-                    type="volume", source=args.secrets_volume.volume_name, target=layout.secrets_dir
+                    type="volume", source=config_volume.name, target=layout.config_dir, read_only=True
                 ),
-                docker.ContainerMountArgs(
-                    type="volume", source=args.logs_volume.volume_name, target=layout.logs_dir
-                ),
+                docker.ContainerMountArgs(type="volume", source=state_volume.name, target=layout.secrets_dir),
+                docker.ContainerMountArgs(type="volume", source=logs_volume.name, target=layout.logs_dir),
             ],
             ports=[
                 docker.ContainerPortArgs(
@@ -186,7 +240,12 @@ class TraefikEdge(pulumi.ComponentResource):
                     internal=CONTAINER_WEBSECURE_PORT, external=settings.ports.https, protocol="tcp"
                 ),
             ],
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network) for network in networks],
+            # Docker publishes ports only on the network the container is created on (network_mode);
+            # the internal networks are joined after creation.
+            network_mode=args.ingress_network,
+            networks_advanced=[
+                docker.ContainerNetworksAdvancedArgs(name=network) for network in args.networks
+            ],
             memory=settings.memory // 1024**2,
             memory_swap=settings.memory // 1024**2,  # equal to memory: no swap on top
             read_only=True,
@@ -200,7 +259,7 @@ class TraefikEdge(pulumi.ComponentResource):
                 retries=3,
                 start_period="10s",
             ),
-            labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in self.labels(settings).items()],
+            labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in labels.items()],
             envs=[],
             restart="unless-stopped",
             must_run=True,
@@ -208,7 +267,7 @@ class TraefikEdge(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 provider=args.host.provider,
-                depends_on=depends,
+                depends_on=[self.image, config_volume, state_volume, logs_volume],
                 # A fixed name and fixed host ports: the old container must go before the new one starts.
                 delete_before_replace=True,
             ),
@@ -233,19 +292,48 @@ class TraefikEdge(pulumi.ComponentResource):
             "encrypted-platform.certificates.mode": settings.certificates.mode,
         }
 
+    def _directory(
+        self, name: str, args: TraefikEdgeArgs, volume: EncryptedVolume, path: str
+    ) -> VolumeDirectory:
+        return VolumeDirectory(
+            name,
+            VolumeDirectoryArgs(
+                host=args.host, volume=volume, path=path, owner=args.settings.user, mode=PRIVATE_DIR_MODE
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _bind(
+        self,
+        name: str,
+        args: TraefikEdgeArgs,
+        volume: EncryptedVolume,
+        path: str,
+        writers: Sequence[pulumi.Resource],
+    ) -> docker.Volume:
+        return subdirectory_volume(
+            name,
+            host=args.host,
+            volume=volume,
+            path=path,
+            labels={EDGE_DIRECTORY_LABEL: path},
+            depends_on=writers,
+            parent=self,
+        )
+
     def _install_key(
         self, name: str, args: TraefikEdgeArgs, layout: TraefikLayout, key: pulumi.Input[str]
     ) -> SecretFile:
-        relative = layout.private_key_file.removeprefix(layout.secrets_dir + "/")
         return SecretFile(
             f"{name}-tls-key",
             SecretFileArgs(
                 host=args.host,
                 volume=args.secrets_volume,
-                path=relative,
+                path=f"{STATE_DIRECTORY}/{relative_to(layout.secrets_dir, layout.private_key_file)}",
                 content=pulumi.Output.secret(key),
                 owner=args.settings.user,
                 mode=KEY_FILE_MODE,
+                dir_mode=PRIVATE_DIR_MODE,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

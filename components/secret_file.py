@@ -1,31 +1,38 @@
-"""SecretFile: one secret (a TLS private key, a password file) written onto an EncryptedVolume.
+"""Files and directories placed on an EncryptedVolume by a host Command.
 
-The content travels only on the host Command's stdin (a Pulumi secret); the command text holds
-plain parameters and the program from components/scripts/secret_file/. The program refuses to
-write unless the volume's data directory sits on its unlocked LUKS mapping, so a secret can never
-land on the host's unencrypted root filesystem or in a container image layer. Containers see the
-file by mounting the volume.
+- SecretFile: a secret (TLS private key, password). The content is the Command's stdin, marked
+  secret; it never appears in argv, environment, logs or plain state.
+- VolumeFile: a plain file (configuration, a public certificate). Same program; the content is
+  the Command's stdin as a plain value, so reviewers and the policy pack read it at preview.
+- VolumeDirectory: a directory with owner and mode, for a container to bind and write into.
+
+The programs (components/scripts/secret_file/, invoked as `ep-secret-file-<name>`) refuse to act
+unless the volume's data directory sits on its unlocked LUKS mapping, so nothing can land on the
+host's unencrypted root filesystem or in a container image layer. Containers see the files by
+binding the volume (or a directory of it, see `subdirectory_volume`).
 
     key = SecretFile("edge-tls-key", SecretFileArgs(
         host=host, volume=volumes["config-secrets"], path="tls/edge.key",
         content=secrets.edge_tls_private_key, owner="0:0", mode="0400"))
-    # in the container: <mount target of the volume>/tls/edge.key
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
+import pulumi_docker as docker
 
-from .encrypted_volume import EncryptedVolume
+from .encrypted_volume import LABEL_PREFIX, EncryptedVolume, volume_labels
 from .host import DockerHost
 from .shell import invocation, render_shell_program
 
 SCRIPTS_DIR = Path(__file__).parent / "scripts" / "secret_file"
-PROGRAMS = ("install", "remove")
+PROGRAMS = ("install", "remove", "ensure_directory")
+INVOCATION_PREFIX = "ep-secret-file-"
 
 _RELATIVE = re.compile(r"^[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*$")
 _OWNER = re.compile(r"^\d{1,10}:\d{1,10}$")
@@ -33,8 +40,8 @@ _MODE = re.compile(r"^0[0-7]{3}$")
 
 
 @dataclass(frozen=True)
-class SecretFileSpec:
-    """Plain parameters of the programs (never the secret)."""
+class VolumeFileSpec:
+    """Plain parameters of the programs (never the content)."""
 
     name: str
     mount: str  # the volume's LUKS mount point
@@ -44,18 +51,29 @@ class SecretFileSpec:
     owner: str = "0:0"
     mode: str = "0400"
     dir_mode: str = "0700"
+    secret: bool = True  # secrets: owner-only modes; other files: nobody else may write
 
     def __post_init__(self) -> None:
         parts = self.relative_path.split("/")
         if not _RELATIVE.match(self.relative_path) or any(p in (".", "..") for p in parts):
-            raise ValueError(f"secret file path must be relative without '.' or '..': {self.relative_path!r}")
+            raise ValueError(f"volume file path must be relative without '.' or '..': {self.relative_path!r}")
         if not _OWNER.match(self.owner):
             raise ValueError(f"owner must be numeric uid:gid: {self.owner!r}")
+        forbidden = 0o077 if self.secret else 0o022
         for mode in (self.mode, self.dir_mode):
-            if not _MODE.match(mode) or int(mode, 8) & 0o077:
-                raise ValueError(f"mode must be owner-only (e.g. 0400, 0600, 0700): {mode!r}")
+            if not _MODE.match(mode) or int(mode, 8) & forbidden:
+                allowed = (
+                    "owner-only (e.g. 0400, 0600, 0700)"
+                    if self.secret
+                    else "not writable by others (e.g. 0444, 0755)"
+                )
+                raise ValueError(f"mode must be {allowed}: {mode!r}")
         if not self.data_dir.startswith(self.mount + "/"):
             raise ValueError(f"data directory {self.data_dir!r} is not inside the mount {self.mount!r}")
+
+    @property
+    def host_path(self) -> str:
+        return f"{self.data_dir}/{self.relative_path}"
 
     def params(self) -> dict[str, str]:
         return {
@@ -70,7 +88,7 @@ class SecretFileSpec:
         }
 
 
-def render_program(program: str, spec: SecretFileSpec) -> str:
+def render_program(program: str, spec: VolumeFileSpec) -> str:
     """A complete bash program: parameter block, library, then the program body."""
     if program not in PROGRAMS:
         raise ValueError(f"unknown secret-file program {program!r}")
@@ -83,9 +101,16 @@ def render_program(program: str, spec: SecretFileSpec) -> str:
 
 
 def spec_for(
-    name: str, volume: EncryptedVolume, relative_path: str, *, owner: str, mode: str
-) -> SecretFileSpec:
-    return SecretFileSpec(
+    name: str,
+    volume: EncryptedVolume,
+    relative_path: str,
+    *,
+    owner: str,
+    mode: str,
+    dir_mode: str = "0700",
+    secret: bool = True,
+) -> VolumeFileSpec:
+    return VolumeFileSpec(
         name=name,
         mount=volume.spec.mount,
         mapper=volume.spec.mapper,
@@ -93,6 +118,38 @@ def spec_for(
         relative_path=relative_path,
         owner=owner,
         mode=mode,
+        dir_mode=dir_mode,
+        secret=secret,
+    )
+
+
+def _command(
+    name: str,
+    host: DockerHost,
+    volume: EncryptedVolume,
+    spec: VolumeFileSpec,
+    *,
+    create_program: str,
+    delete_program: str | None,
+    stdin: pulumi.Input[str] | None,
+    parent: pulumi.Resource,
+) -> pulumi.CustomResource:
+    become = host.become
+    create = invocation(render_program(create_program, spec), f"{INVOCATION_PREFIX}{name}", become=become)
+    delete = (
+        invocation(render_program(delete_program, spec), f"{INVOCATION_PREFIX}remove-{name}", become=become)
+        if delete_program
+        else None
+    )
+    return host.run(
+        f"{name}-install",
+        create=create,
+        update=create,
+        delete=delete,
+        stdin=stdin,
+        # A new LUKS volume (another UUID) starts empty: write again.
+        triggers=[volume.spec.uuid],
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[volume]),
     )
 
 
@@ -100,30 +157,125 @@ def spec_for(
 class SecretFileArgs:
     host: DockerHost
     volume: EncryptedVolume
-    path: str  # relative to the volume's data directory (= relative to the container mount)
+    path: str  # relative to the volume's data directory
     content: pulumi.Input[str]  # the secret
     owner: str = "0:0"
     mode: str = "0400"
+    dir_mode: str = "0700"
 
 
 class SecretFile(pulumi.ComponentResource):
-    """Child: the host Command (create/update = install from stdin, delete = remove)."""
+    """Child: the host Command (create/update = install from secret stdin, delete = remove)."""
 
     def __init__(self, name: str, args: SecretFileArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("encrypted-platform:storage:SecretFile", name, None, opts)
-        spec = spec_for(name, args.volume, args.path, owner=args.owner, mode=args.mode)
+        spec = spec_for(
+            name, args.volume, args.path, owner=args.owner, mode=args.mode, dir_mode=args.dir_mode
+        )
         self.spec = spec
         self.relative_path = args.path
-        become = args.host.become
-        install = invocation(render_program("install", spec), f"ep-secret-file-{name}", become=become)
-        self.command = args.host.run(
-            f"{name}-install",
-            create=install,
-            update=install,
-            delete=invocation(render_program("remove", spec), f"ep-secret-file-remove-{name}", become=become),
+        self.command = _command(
+            name,
+            args.host,
+            args.volume,
+            spec,
+            create_program="install",
+            delete_program="remove",
             stdin=pulumi.Output.secret(args.content),
-            # A new LUKS volume (another UUID) starts empty: write the file again.
-            triggers=[args.volume.spec.uuid],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.volume]),
+            parent=self,
         )
         self.register_outputs({"path": args.path, "volume": args.volume.volume_name})
+
+
+@dataclass(frozen=True)
+class VolumeFileArgs:
+    host: DockerHost
+    volume: EncryptedVolume
+    path: str  # relative to the volume's data directory
+    content: pulumi.Input[str]  # plain: visible in the Command's inputs
+    owner: str = "0:0"
+    mode: str = "0444"
+    dir_mode: str = "0755"
+
+
+class VolumeFile(pulumi.ComponentResource):
+    """A plain file on an encrypted volume. Child: the host Command (content on plain stdin)."""
+
+    def __init__(self, name: str, args: VolumeFileArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("encrypted-platform:storage:VolumeFile", name, None, opts)
+        spec = spec_for(
+            name,
+            args.volume,
+            args.path,
+            owner=args.owner,
+            mode=args.mode,
+            dir_mode=args.dir_mode,
+            secret=False,
+        )
+        self.spec = spec
+        self.command = _command(
+            name,
+            args.host,
+            args.volume,
+            spec,
+            create_program="install",
+            delete_program="remove",
+            stdin=args.content,
+            parent=self,
+        )
+        self.register_outputs({"path": args.path, "volume": args.volume.volume_name})
+
+
+@dataclass(frozen=True)
+class VolumeDirectoryArgs:
+    host: DockerHost
+    volume: EncryptedVolume
+    path: str  # relative to the volume's data directory
+    owner: str = "0:0"
+    mode: str = "0700"
+
+
+class VolumeDirectory(pulumi.ComponentResource):
+    """A directory on an encrypted volume, kept (with what a container wrote there) on delete."""
+
+    def __init__(
+        self, name: str, args: VolumeDirectoryArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("encrypted-platform:storage:VolumeDirectory", name, None, opts)
+        spec = spec_for(name, args.volume, args.path, owner=args.owner, mode=args.mode, dir_mode=args.mode)
+        self.spec = spec
+        self.command = _command(
+            name,
+            args.host,
+            args.volume,
+            spec,
+            create_program="ensure_directory",
+            delete_program=None,
+            stdin=None,
+            parent=self,
+        )
+        self.register_outputs({"path": args.path, "volume": args.volume.volume_name})
+
+
+def subdirectory_volume(
+    name: str,
+    *,
+    host: DockerHost,
+    volume: EncryptedVolume,
+    path: str,
+    labels: Mapping[str, str],
+    depends_on: Sequence[pulumi.Resource],
+    parent: pulumi.Resource,
+) -> docker.Volume:
+    """A docker.Volume bound to one directory of an encrypted volume, so a container sees only that
+    directory (not the other services' files on the same volume). It depends on the volume (its
+    LUKS command) and on whatever creates the directory."""
+    all_labels = {**volume_labels(volume.spec), **labels}
+    return docker.Volume(
+        name,
+        name=f"{LABEL_PREFIX}-{name}",
+        driver="local",
+        driver_opts={"type": "none", "o": "bind", "device": f"{volume.spec.data_dir}/{path}"},
+        labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in all_labels.items()],
+        opts=pulumi.ResourceOptions(parent=parent, provider=host.provider, depends_on=[volume, *depends_on]),
+    )

@@ -77,13 +77,11 @@ CONTAINER_WEBSECURE_PORT = 443
 @dataclass(frozen=True)
 class TraefikLayout:
     """Where things are inside the edge container, and how it reaches backends. The defaults are
-    the container's; host tests pass loopback addresses and temporary paths."""
+    the container's; host tests pass loopback addresses and temporary directories."""
 
-    config_file: str = "/etc/traefik/traefik.yml"
-    dynamic_dir: str = "/etc/traefik/dynamic"
-    certs_dir: str = "/etc/traefik/certs"  # public certificates only (container uploads)
-    secrets_dir: str = "/var/lib/traefik"  # mount of the encrypted secrets volume
-    logs_dir: str = "/var/log/traefik"  # mount of the encrypted logs volume
+    config_dir: str = "/etc/traefik"  # static + dynamic configuration, public certificates (read-only)
+    secrets_dir: str = "/var/lib/traefik"  # acme.json and the TLS private key (Traefik writes here)
+    logs_dir: str = "/var/log/traefik"
     web_address: str = f":{CONTAINER_WEB_PORT}"
     websecure_address: str = f":{CONTAINER_WEBSECURE_PORT}"
     ping_address: str = "127.0.0.1:8082"  # healthcheck only; never published
@@ -91,12 +89,20 @@ class TraefikLayout:
     acme_ca_certificates: tuple[str, ...] = ()  # extra roots for a private ACME server (tests: Pebble)
 
     @property
+    def config_file(self) -> str:
+        return f"{self.config_dir}/traefik.yml"
+
+    @property
+    def dynamic_dir(self) -> str:
+        return f"{self.config_dir}/dynamic"
+
+    @property
     def dynamic_file(self) -> str:
         return f"{self.dynamic_dir}/edge.yml"
 
     @property
     def certificate_file(self) -> str:
-        return f"{self.certs_dir}/edge.crt"
+        return f"{self.config_dir}/certs/edge.crt"
 
     @property
     def private_key_file(self) -> str:
@@ -325,7 +331,8 @@ def to_yaml(document: Mapping[str, Any]) -> str:
 
 
 def render_files(settings: EdgeSettings, layout: TraefikLayout) -> dict[str, str]:
-    """Path inside the container -> file content, for the static and the dynamic configuration."""
+    """Path inside the container -> file content, for the static and the dynamic configuration
+    (both under `layout.config_dir`)."""
     return {
         layout.config_file: to_yaml(render_static(settings, layout)),
         layout.dynamic_file: to_yaml(render_dynamic(settings, layout)),

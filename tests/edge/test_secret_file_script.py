@@ -1,4 +1,4 @@
-"""The SecretFile programs (components/scripts/secret_file) run for real by bash as root, each in
+"""The programs of SecretFile, VolumeFile and VolumeDirectory (components/scripts/secret_file) run for real by bash as root, each in
 its own mount namespace where a tmpfs stands in for the unlocked LUKS filesystem: its source is
 the /dev/mapper path the program requires (this host has no device-mapper; the VM tier runs the
 same programs on real dm-crypt)."""
@@ -10,15 +10,16 @@ import shlex
 import stat
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from components.secret_file import SecretFileSpec, render_program
+from components.secret_file import VolumeFileSpec, render_program
 
 SECRET = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg-test-only\n-----END PRIVATE KEY-----\n"
 
 
-def spec(root: Path, **overrides: str) -> SecretFileSpec:
+def spec(root: Path, **overrides: Any) -> VolumeFileSpec:
     values = {
         "name": "edge-tls-key",
         "mount": str(root / "mnt"),
@@ -29,11 +30,11 @@ def spec(root: Path, **overrides: str) -> SecretFileSpec:
         "mode": "0400",
     }
     values.update(overrides)
-    return SecretFileSpec(**values)  # type: ignore[arg-type]
+    return VolumeFileSpec(**values)  # type: ignore[arg-type]
 
 
 def run(
-    program: str, spec_: SecretFileSpec, tmp_path: Path, *, stdin: str = "", mount_source: str | None
+    program: str, spec_: VolumeFileSpec, tmp_path: Path, *, stdin: str = "", mount_source: str | None
 ) -> subprocess.CompletedProcess[str]:
     """Runs a rendered program in a private mount namespace. With `mount_source`, a tmpfs with
     that source is mounted on the volume's mount point first (and the data directory created)."""
@@ -153,3 +154,55 @@ def test_runs_as_root_only(tmp_path: Path) -> None:
 def test_paths_outside_the_data_directory_are_rejected_before_rendering(tmp_path: Path, path: str) -> None:
     with pytest.raises(ValueError, match="relative"):
         spec(tmp_path, relative_path=path)
+
+
+def test_a_plain_file_may_be_world_readable(tmp_path: Path) -> None:
+    s = spec(
+        tmp_path,
+        relative_path="edge-config/dynamic/edge.yml",
+        owner="0:0",
+        mode="0444",
+        dir_mode="0755",
+        secret=False,
+    )
+    result = run("install", s, tmp_path, stdin="http: {}\n", mount_source="/dev/mapper/ep-config-secrets")
+    assert result.returncode == 0, result.stderr
+    written = tmp_path / "seen" / "data" / "edge-config" / "dynamic" / "edge.yml"
+    assert written.read_text() == "http: {}\n"
+    assert stat.S_IMODE(written.stat().st_mode) == 0o444
+    assert (
+        stat.S_IMODE(written.parent.stat().st_mode)
+        == stat.S_IMODE(written.parent.parent.stat().st_mode)
+        == 0o755
+    )
+
+
+def test_secret_modes_must_be_owner_only_and_plain_modes_not_writable_by_others(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="owner-only"):
+        spec(tmp_path, mode="0444")
+    with pytest.raises(ValueError, match="not writable by others"):
+        spec(tmp_path, mode="0666", secret=False)
+
+
+def test_ensure_directory_creates_an_owned_private_directory_and_keeps_its_content(tmp_path: Path) -> None:
+    s = spec(tmp_path, relative_path="edge-state", owner="65532:65532", mode="0700")
+    program = tmp_path / "ensure.sh"
+    program.write_text(render_program("ensure_directory", s))
+    Path(s.mount).mkdir(parents=True)
+    script = tmp_path / "scenario.sh"
+    script.write_text(
+        f"set -e\nmount -t tmpfs /dev/mapper/{s.mapper} {s.mount}\nmkdir -p {s.data_dir}\n"
+        f"bash {program} </dev/null\necho kept > {s.data_dir}/edge-state/acme.json\nchmod 0755 {s.data_dir}/edge-state\n"
+        f"bash {program} </dev/null\nstat -c '%u:%g %a' {s.data_dir}/edge-state\ncat {s.data_dir}/edge-state/acme.json\n"
+        f"umount {s.mount}\nmkdir -p {s.data_dir}\n! bash {program} </dev/null\n"
+    )
+    result = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "bash", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["65532:65532 700", "kept"]
+    assert "refusing to write" in result.stderr  # unmounted: the bare directory is refused

@@ -661,9 +661,7 @@ def lab_layout(
     acme_ca_certificates: Sequence[str] = (),
 ) -> TraefikLayout:
     return TraefikLayout(
-        config_file=str(workdir / "etc" / "traefik.yml"),
-        dynamic_dir=str(workdir / "etc" / "dynamic"),
-        certs_dir=str(workdir / "etc" / "certs"),
+        config_dir=str(workdir / "etc"),
         secrets_dir=str(workdir / "secrets"),
         logs_dir=str(workdir / "logs"),
         web_address=f"{LOOPBACK}:{web_port}",

@@ -3,21 +3,30 @@ receive. Behaviour is proven against the real Traefik in tests/edge/; this check
 
 from __future__ import annotations
 
+import re
 import shlex
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 import yaml
 
-from components.edge import ROLE_LABEL, TraefikEdge, TraefikEdgeArgs
+from components.edge import CONFIG_DIGEST_LABEL, ROLE_LABEL, TraefikEdge, TraefikEdgeArgs, config_digest
 from components.encrypted_volume import EncryptedVolume, EncryptedVolumeArgs
 from components.host import DockerHost
 from components.settings import EncryptionSettings, HostSettings, SettingsError, VolumeSettings
 from components.settings.edge import EdgeSettings
 from components.traefik_config import TraefikLayout, render_files
 from tests.support.edgelab import make_pki
-from tests.support.program_runner import ProgramRun, Registration, is_secret, reveal, run_program
+from tests.support.program_runner import (
+    ProgramRun,
+    RealisticMocks,
+    Registration,
+    is_secret,
+    reveal,
+    run_program,
+)
 
 CONTAINER = "docker:index/container:Container"
 COMMAND_TYPES = {"command:local:Command", "command:remote:Command"}
@@ -44,7 +53,6 @@ def deploy(
     environment: str = "dev",
     tls_private_key: str | None = None,
     backend_hosts: dict[str, str] | None = None,
-    data_owner: str = "0:0",
 ) -> ProgramRun:
     captured = CAPTURED
     captured.clear()
@@ -56,7 +64,7 @@ def deploy(
                 name,
                 EncryptedVolumeArgs(
                     host=host,
-                    volume=VolumeSettings(dataOwner=data_owner),
+                    volume=VolumeSettings(),
                     encryption=EncryptionSettings(),
                     project="encrypted-platform",
                     stack="dev",
@@ -79,10 +87,31 @@ def deploy(
             ),
         )
 
-    return run_program(program)
+    return run_program(program, mocks=TlsOutputMocks())
 
 
 CAPTURED: dict[str, Any] = {}
+
+
+class TlsOutputMocks(RealisticMocks):
+    """Adds the computed outputs pulumi-tls returns (placeholder PEM text: wiring only)."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        resource_id, outputs = super().new_resource(args)
+        if args.typ == "tls:index/privateKey:PrivateKey":
+            outputs["privateKeyPem"] = (
+                f"-----BEGIN PRIVATE KEY-----\nmock-{args.name}\n-----END PRIVATE KEY-----\n"
+            )
+        if args.typ in (
+            "tls:index/selfSignedCert:SelfSignedCert",
+            "tls:index/locallySignedCert:LocallySignedCert",
+        ):
+            outputs["certPem"] = f"-----BEGIN CERTIFICATE-----\nmock-{args.name}\n-----END CERTIFICATE-----\n"
+        if args.typ == "tls:index/certRequest:CertRequest":
+            outputs["certRequestPem"] = (
+                "-----BEGIN CERTIFICATE REQUEST-----\nmock\n-----END CERTIFICATE REQUEST-----\n"
+            )
+        return resource_id, outputs
 
 
 def container(run: ProgramRun) -> Registration:
@@ -91,24 +120,68 @@ def container(run: ProgramRun) -> Registration:
     return found[0]
 
 
-def uploads(run: ProgramRun) -> dict[str, str]:
-    return {u["file"]: u.get("content") for u in container(run).plain("uploads")}
+def script_of(command: Registration) -> str:
+    argv = shlex.split(command.plain("create"))
+    if argv[:2] == ["sudo", "-n"]:
+        argv = argv[2:]
+    return argv[2]
 
 
-def test_uploads_are_exactly_the_rendered_configuration() -> None:
+def parameter(script: str, name: str) -> str:
+    match = re.search(rf"^{name}='([^']*)'$", script, re.MULTILINE)
+    assert match, name
+    return match.group(1)
+
+
+def config_commands(run: ProgramRun) -> dict[str, Registration]:
+    """Container path -> the host Command that writes that configuration file."""
+    found = {}
+    for r in run.registrations:
+        if r.type in COMMAND_TYPES and r.name.startswith("edge-config-"):
+            relative = parameter(script_of(r), "EP_RELATIVE_PATH")
+            found["/etc/traefik/" + relative.removeprefix("edge-config/")] = r
+    return found
+
+
+def config_files(run: ProgramRun) -> dict[str, str | None]:
+    return {path: c.inputs.get("stdin") for path, c in config_commands(run).items()}
+
+
+def test_configuration_files_are_exactly_the_rendered_configuration_in_plain_view() -> None:
     settings = edge_settings()
     run = deploy(settings)
     layout = TraefikLayout(backend_hosts=BACKENDS)
-    files = uploads(run)
+    commands = config_commands(run)
     for path, content in render_files(settings, layout).items():
-        assert files[path] == content
-    static = yaml.safe_load(files["/etc/traefik/traefik.yml"])
+        command = commands[path]
+        assert command.inputs["stdin"] == content and not is_secret(command.inputs["stdin"])
+        script = script_of(command)
+        assert parameter(script, "EP_DATA_DIR") == "/srv/encrypted/config-secrets/data"
+        assert (parameter(script, "EP_OWNER"), parameter(script, "EP_MODE")) == ("0:0", "0444")
+    static = yaml.safe_load(commands["/etc/traefik/traefik.yml"].inputs["stdin"])
     assert static["providers"] == {"file": {"directory": "/etc/traefik/dynamic", "watch": False}}
     assert container(run).plain("command") == ["traefik", "--configFile=/etc/traefik/traefik.yml"]
+    assert not container(run).plain("uploads")  # Docker refuses uploads into a read-only root filesystem
 
 
-def by_type(run: ProgramRun, type_: str) -> list[Registration]:
-    return run.of_type(type_)
+def test_a_digest_of_the_configuration_labels_the_container(tmp_path: Path) -> None:
+    pki = make_pki(tmp_path, ["app.example.test"])
+    settings = edge_settings(certificates={"mode": "custom", "chain": pki.chain_pem})
+    run = deploy(settings, tls_private_key=pki.leaf.key_pem)
+    files = {p: str(c) for p, c in config_files(run).items()}
+    assert set(files) == {
+        "/etc/traefik/traefik.yml",
+        "/etc/traefik/dynamic/edge.yml",
+        "/etc/traefik/certs/edge.crt",
+    }
+    labels = {entry["label"]: entry["value"] for entry in container(run).plain("labels")}
+    assert labels[CONFIG_DIGEST_LABEL] == config_digest(files)
+    other = deploy(
+        edge_settings(certificates={"mode": "custom", "chain": pki.chain_pem}, logLevel="WARN"),
+        tls_private_key=pki.leaf.key_pem,
+    )
+    other_labels = {entry["label"]: entry["value"] for entry in container(other).plain("labels")}
+    assert other_labels[CONFIG_DIGEST_LABEL] != labels[CONFIG_DIGEST_LABEL]
 
 
 def test_container_is_hardened() -> None:
@@ -136,23 +209,74 @@ def test_container_is_hardened() -> None:
 def test_only_80_and_443_are_published_and_only_the_given_networks_joined() -> None:
     c = container(deploy(edge_settings(ports={"http": 8080, "https": 8443})))
     assert sorted((p["internal"], p["external"]) for p in c.plain("ports")) == [(80, 8080), (443, 8443)]
-    assert [n["name"] for n in c.plain("networksAdvanced")] == [
-        "encrypted-platform-ingress",
-        "encrypted-platform-frontend",
-    ]
+    # Created on the ingress network (where Docker publishes ports), then joined to the internal ones.
+    assert c.plain("networkMode") == "encrypted-platform-ingress"
+    assert [n["name"] for n in c.plain("networksAdvanced")] == ["encrypted-platform-frontend"]
 
 
-def test_mounts_are_the_two_encrypted_volumes_by_name() -> None:
-    c = container(deploy(edge_settings()))
-    assert sorted((m["type"], m["source"], m["target"]) for m in c.plain("mounts")) == [
-        ("volume", "encrypted-platform-config-secrets", "/var/lib/traefik"),
-        ("volume", "encrypted-platform-logs", "/var/log/traefik"),
+def test_mounts_bind_only_the_edges_own_directories_of_the_encrypted_volumes() -> None:
+    run = deploy(edge_settings())
+    c = container(run)
+    assert sorted((m["source"], m["target"], bool(m.get("readOnly"))) for m in c.plain("mounts")) == [
+        ("encrypted-platform-edge-config", "/etc/traefik", True),
+        ("encrypted-platform-edge-logs", "/var/log/traefik", False),
+        ("encrypted-platform-edge-state", "/var/lib/traefik", False),
     ]
+    volumes = {v.plain("name"): v for v in run.of_type("docker:index/volume:Volume")}
+    devices = {
+        name: volumes[name].plain("driverOpts")
+        for name in volumes
+        if name.startswith("encrypted-platform-edge-")
+    }
+    assert devices == {
+        "encrypted-platform-edge-config": {
+            "type": "none",
+            "o": "bind",
+            "device": "/srv/encrypted/config-secrets/data/edge-config",
+        },
+        "encrypted-platform-edge-state": {
+            "type": "none",
+            "o": "bind",
+            "device": "/srv/encrypted/config-secrets/data/edge-state",
+        },
+        "encrypted-platform-edge-logs": {
+            "type": "none",
+            "o": "bind",
+            "device": "/srv/encrypted/logs/data/edge",
+        },
+    }
+    # Each binds only after its LUKS filesystem is mounted and its directory written.
+    luks = {r.name: r.urn for r in run.registrations if r.name.endswith("-luks")}
+    config = volumes["encrypted-platform-edge-config"]
+    assert luks["config-secrets-luks"] in config.dependencies
+    assert {c.urn for c in config_commands(run).values()} <= set(config.dependencies)
+    assert luks["logs-luks"] in volumes["encrypted-platform-edge-logs"].dependencies
+    for name in (
+        "encrypted-platform-edge-config",
+        "encrypted-platform-edge-state",
+        "encrypted-platform-edge-logs",
+    ):
+        assert volumes[name].urn in c.dependencies
+
+
+def test_private_directories_belong_to_the_edge_user() -> None:
+    run = deploy(edge_settings(user="65532:65532"))
+    directories = {
+        r.name: script_of(r)
+        for r in run.registrations
+        if r.name in ("edge-state-dir-install", "edge-logs-dir-install")
+    }
+    assert set(directories) == {"edge-state-dir-install", "edge-logs-dir-install"}
+    for script in directories.values():
+        assert (parameter(script, "EP_OWNER"), parameter(script, "EP_DIR_MODE")) == ("65532:65532", "0700")
+    assert parameter(directories["edge-state-dir-install"], "EP_RELATIVE_PATH") == "edge-state"
+    assert parameter(directories["edge-logs-dir-install"], "EP_DATA_DIR") == "/srv/encrypted/logs/data"
 
 
 def test_labels_state_role_image_and_tls_facts() -> None:
     c = container(deploy(edge_settings(tls={"profile": "modern"})))
     labels = {entry["label"]: entry["value"] for entry in c.plain("labels")}
+    assert re.fullmatch(r"[0-9a-f]{64}", labels.pop(CONFIG_DIGEST_LABEL))
     assert labels == {
         ROLE_LABEL: "edge",
         "encrypted-platform.image": "traefik:v3.7.15",
@@ -166,7 +290,7 @@ def test_image_is_pulled_by_its_pinned_reference() -> None:
     digest = "sha256:" + "ab" * 32
     acme = {"mode": "acme", "acme": {"email": "ops@example.test"}}
     run = deploy(edge_settings(image={"digest": digest}, certificates=acme), environment="prod")
-    [image] = by_type(run, "docker:index/remoteImage:RemoteImage")
+    [image] = run.of_type("docker:index/remoteImage:RemoteImage")
     assert image.plain("name") == f"traefik:v3.7.15@{digest}"
     assert image.urn in container(run).dependencies
 
@@ -180,17 +304,18 @@ def test_custom_key_travels_only_on_stdin_of_a_host_command(tmp_path: Path) -> N
     assert reveal(command.inputs["stdin"]) == pki.leaf.key_pem
     marker = pki.leaf.key_pem.splitlines()[1]
     assert marker not in command.plain("create") and marker not in command.plain("delete")
-    script = shlex.split(command.plain("create"))[2]
-    assert "EP_DATA_DIR='/srv/encrypted/config-secrets/data'" in script
-    assert "EP_RELATIVE_PATH='tls/edge.key'" in script and "EP_MODE='0400'" in script
-    files = uploads(run)
-    assert files["/etc/traefik/certs/edge.crt"] == pki.chain_pem
+    script = script_of(command)
+    assert parameter(script, "EP_DATA_DIR") == "/srv/encrypted/config-secrets/data"
+    assert parameter(script, "EP_MODE") == "0400"
+    assert parameter(script_of(command), "EP_RELATIVE_PATH") == "edge-state/tls/edge.key"
+    assert config_files(run)["/etc/traefik/certs/edge.crt"] == pki.chain_pem
     for registration in run.registrations:
         if registration is not command:
             assert marker not in str(reveal(registration.inputs)), registration.name
-    # The container waits for the key file (a dependency on the component is one on its command).
+    # The state directory's volume (and so the container) waits for the key file.
     assert run.by_name("edge-tls-key").type == "encrypted-platform:storage:SecretFile"
-    assert command.urn in container(run).dependencies
+    [state] = [v for v in run.of_type("docker:index/volume:Volume") if v.name == "edge-state"]
+    assert command.urn in state.dependencies and state.urn in container(run).dependencies
 
 
 def test_dev_mode_makes_a_local_ca_and_a_leaf_for_every_host() -> None:
@@ -199,19 +324,19 @@ def test_dev_mode_makes_a_local_ca_and_a_leaf_for_every_host() -> None:
             routes={**ROUTES, "admin": {"host": "admin.example.test", "service": "webui", "port": 8080}}
         )
     )
-    keys = by_type(run, "tls:index/privateKey:PrivateKey")
+    keys = run.of_type("tls:index/privateKey:PrivateKey")
     assert sorted(k.name for k in keys) == ["edge-dev-ca-key", "edge-dev-leaf-key"]
     assert all((k.plain("algorithm"), k.plain("ecdsaCurve")) == ("ECDSA", "P256") for k in keys)
-    [ca] = by_type(run, "tls:index/selfSignedCert:SelfSignedCert")
+    [ca] = run.of_type("tls:index/selfSignedCert:SelfSignedCert")
     assert ca.plain("isCaCertificate") is True
-    [request] = by_type(run, "tls:index/certRequest:CertRequest")
+    [request] = run.of_type("tls:index/certRequest:CertRequest")
     assert request.plain("dnsNames") == ["admin.example.test", "app.example.test"]
-    [leaf] = by_type(run, "tls:index/locallySignedCert:LocallySignedCert")
+    [leaf] = run.of_type("tls:index/locallySignedCert:LocallySignedCert")
     assert "server_auth" in leaf.plain("allowedUses")
     [command] = [r for r in run.registrations if r.name == "edge-tls-key-install"]
     assert is_secret(command.inputs["stdin"])
     assert CAPTURED["edge"].ca_certificate is not None
-    assert "/etc/traefik/certs/edge.crt" in uploads(run)
+    assert "/etc/traefik/certs/edge.crt" in config_files(run)
 
 
 def test_acme_mode_needs_no_key_file_and_no_local_pki() -> None:
@@ -219,7 +344,7 @@ def test_acme_mode_needs_no_key_file_and_no_local_pki() -> None:
     assert not [r for r in run.registrations if r.name.startswith("edge-tls-key")]
     assert not [r for r in run.registrations if r.type.startswith("tls:")]
     assert CAPTURED["edge"].ca_certificate is None
-    static = yaml.safe_load(uploads(run)["/etc/traefik/traefik.yml"])
+    static = yaml.safe_load(str(config_files(run)["/etc/traefik/traefik.yml"]))
     assert static["certificatesResolvers"]["acme"]["acme"]["storage"] == "/var/lib/traefik/acme.json"
 
 
@@ -251,10 +376,6 @@ def test_every_child_hangs_under_the_edge_and_docker_resources_use_the_hosts_pro
             {"backend_hosts": {"webui": "webui"}},
             "encrypted-platform:edge.routes.events.service: unknown service 'api'",
         ),
-        (
-            {"data_owner": "0:0", "settings": {"user": "65532:65532"}},
-            "encrypted-platform:volumes.config-secrets.dataOwner: must be '65532:65532' (edge.user)",
-        ),
     ],
 )
 def test_bad_arguments_fail_before_anything_is_registered(kwargs: dict[str, Any], expected: str) -> None:
@@ -271,8 +392,8 @@ def test_custom_mode_without_the_key_fails(tmp_path: Path) -> None:
     assert error.value.problems[0].startswith("encrypted-platform:edgeTlsPrivateKey: required")
 
 
-def test_non_root_user_with_matching_volume_owners() -> None:
-    run = deploy(edge_settings(user="65532:65532"), data_owner="65532:65532")
+def test_non_root_user_owns_the_key() -> None:
+    run = deploy(edge_settings(user="65532:65532"))
     assert container(run).plain("user") == "65532:65532"
     [command] = [r for r in run.registrations if r.name == "edge-tls-key-install"]
-    assert "EP_OWNER='65532:65532'" in shlex.split(command.plain("create"))[2]
+    assert parameter(script_of(command), "EP_OWNER") == "65532:65532"

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# create/update of a SecretFile: write stdin to <data dir>/<relative path> on the encrypted volume,
-# owner and mode as configured, atomically (a reader sees the old or the new file, never half).
+# create/update of a SecretFile or VolumeFile: write stdin to <data dir>/<relative path> on the
+# encrypted volume, owner and mode as configured, atomically (a reader sees the old or the new
+# file, never half of one).
 
 sf_install() {
   local target directory temporary
@@ -9,19 +10,14 @@ sf_install() {
   if [ ! -d "$directory" ]; then
     mkdir -p "$directory"
   fi
-  # Directories below the data directory belong to the file's owner, readable by nobody else.
-  local current="$directory"
-  while [ "$current" != "$EP_DATA_DIR" ] && [ "$current" != "/" ]; do
-    chown "$EP_OWNER" "$current"
-    chmod "$EP_DIR_MODE" "$current"
-    current=$(dirname "$current")
-  done
+  # Directories below the data directory belong to the file's owner (mode EP_DIR_MODE).
+  sf_own_directories "$directory"
   temporary=$(mktemp "$directory/.secret-file.XXXXXX")
   # shellcheck disable=SC2064 # expand now: the trap must remove this very file
   trap "rm -f '$temporary'" EXIT
   cat >"$temporary"
   exec 0</dev/null
-  [ -s "$temporary" ] || sf_die "no content on stdin (the secret must be passed on standard input)"
+  [ -s "$temporary" ] || sf_die "no content on stdin (the content must be passed on standard input)"
   chown "$EP_OWNER" "$temporary"
   chmod "$EP_MODE" "$temporary"
   mv -f "$temporary" "$target"

@@ -1,8 +1,9 @@
 # shellcheck shell=bash
-# Helpers for the secret-file programs. The renderer (components/secret_file.py) places this file
-# after the parameter block (EP_* variables) and before one program body.
+# Helpers for the programs of components/secret_file.py (secrets, and other files and directories
+# placed on an EncryptedVolume). The renderer places this file after the parameter block (EP_*
+# variables) and before one program body.
 #
-# Secrets rule: the content arrives on stdin only and goes straight into a 0600 temporary file
+# Secrets rule: content arrives on stdin only and goes straight into an owner-only temporary file
 # next to its target; it is never in argv, the environment, or a log line.
 
 set +o xtrace
@@ -46,3 +47,13 @@ sf_require_encrypted_storage() {
 }
 
 sf_target() { printf '%s/%s' "$EP_DATA_DIR" "$EP_RELATIVE_PATH"; }
+
+# Owner and mode for every directory from $1 up to (not including) the data directory.
+sf_own_directories() {
+  local current=$1
+  while [ "$current" != "$EP_DATA_DIR" ] && [ "$current" != "/" ]; do
+    chown "$EP_OWNER" "$current"
+    chmod "$EP_DIR_MODE" "$current"
+    current=$(dirname "$current")
+  done
+}

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# delete of a SecretFile: remove the file. When the volume is not mounted there is nothing to
+# delete of a SecretFile or VolumeFile: remove the file. When the volume is not mounted there is nothing to
 # remove (and nothing may be written on the bare mount point), so that is not an error.
 
 sf_main() {
