@@ -44,8 +44,9 @@ Honoured input fields (everything else raises UnhonouredInput):
       logOpts, ports[internal, external, ip, protocol], uploads[file, content, contentBase64,
       executable], mustRun, start, init, stopSignal, stopTimeout, destroyGraceSeconds,
       removeVolumes
-      Order as in the provider: create (on networkMode, default 'bridge'), disconnect 'bridge',
-      connect each networksAdvanced entry, copy uploads, start.
+      Order as in the provider (kreuzwerker/docker resourceDockerContainerCreate): create (on
+      networkMode, else the engine's default bridge), disconnect 'bridge', connect each
+      networksAdvanced entry, copy uploads to '/', start, then fail if it is not running.
   command:local:Command              create, update, delete, stdin, triggers, interpreter,
       addPreviousOutputInEnv (must be false). Run inside the Docker host's network namespace.
   random:index/randomPassword:RandomPassword  length, special, upper, lower, numeric, number,
@@ -397,9 +398,11 @@ class ContainerExecutor(Executor):
         port_bindings: dict[str, Any] = {}
         exposed = []
         for p in i.get("ports") or []:
-            key = f"{_int(p['internal'])}/{p.get('protocol', 'tcp')}"
-            exposed.append(key)
-            port_bindings[key] = (p.get("ip", "0.0.0.0"), _int(p["external"]) if "external" in p else None)  # noqa: S104 - the provider's default
+            protocol = p.get("protocol", "tcp")
+            exposed.append((_int(p["internal"]), protocol))
+            # The provider's default host address is 0.0.0.0 (here: inside the lab host's namespace).
+            host = (p.get("ip", "0.0.0.0"), _int(p["external"]) if "external" in p else None)  # noqa: S104
+            port_bindings[f"{_int(p['internal'])}/{protocol}"] = host
         restart = {"Name": i.get("restart", "no")}
         if restart["Name"] == "on-failure":
             restart["MaximumRetryCount"] = _int(i.get("maxRetryCount", 0))
@@ -419,9 +422,9 @@ class ContainerExecutor(Executor):
             restart_policy=restart,
             log_config=LogConfig(type=i.get("logDriver", "json-file"), config=i.get("logOpts") or {}),
             port_bindings=port_bindings or None,
-            # The provider's default network mode; it disconnects 'bridge' before the first start.
-            network_mode=i.get("networkMode", "bridge"),
-            init=i.get("init"),
+            # Unset: the engine's default (bridge); the provider disconnects it before the start.
+            network_mode=i.get("networkMode"),
+            init=bool(i.get("init", False)),
         )
         health = i.get("healthcheck")
         healthcheck = (

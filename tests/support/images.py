@@ -148,7 +148,8 @@ def traefik_rootfs(target: Path, traefik_binary: Path = TRAEFIK_BINARY) -> Path:
             _add_file(tar, "etc/ssl/certs/ca-certificates.crt", ca_bundle, mode=0o644)
         _add_dir(tar, "etc/traefik")
         _add_file(tar, "bin/busybox", BUSYBOX)
-        for applet in ("sh", "wget", "cat", "ls", "sleep"):
+        # nc: the docker tier probes from inside the edge which backends it can reach.
+        for applet in ("sh", "wget", "cat", "ls", "sleep", "nc"):
             _add_symlink(tar, f"bin/{applet}", "busybox")
     return target
 

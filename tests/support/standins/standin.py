@@ -6,7 +6,8 @@ arguments and is only logged. Listens on every port in STANDIN_PORTS (baked into
 image it stands in for, e.g. 5432 for PostgreSQL). Endpoints:
 
   GET  /health, /healthz, /health/liveliness   200 "ok" (for the real images' healthchecks)
-  GET  /                                       JSON: service, hostname, port, uid, request headers
+  GET  /                                       JSON: service, hostname, port, peer address, uid,
+                                               request headers
   POST /login                                  200, sets cookie "session=<random>" (HttpOnly)
   GET  /session                                200 with a valid session cookie, else 401
   GET  /ws                                     WebSocket echo (RFC 6455), only with a valid
@@ -78,6 +79,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 "service": os.environ.get("STANDIN_NAME", ""),
                 "hostname": socket.gethostname(),
                 "port": self.server.server_address[1],
+                "peer": self.client_address[0],
                 "path": self.path,
                 "uid": os.getuid(),
                 "headers": dict(self.headers.items()),
