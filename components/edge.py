@@ -139,11 +139,12 @@ def validate(args: TraefikEdgeArgs) -> list[str]:
     return problems
 
 
-def config_digest(files: Mapping[str, str]) -> str:
-    """sha256 over the configuration files (path and content), in path order."""
+def config_digest(files: Mapping[str, str | None]) -> str:
+    """sha256 over the configuration files (path and content), in path order. A content of None
+    (what the SDK's mock runtime gives for an output its mocks do not compute) counts as empty."""
     digest = hashlib.sha256()
     for path in sorted(files):
-        digest.update(path.encode() + b"\0" + files[path].encode() + b"\0")
+        digest.update(path.encode() + b"\0" + (files[path] or "").encode() + b"\0")
     return digest.hexdigest()
 
 
