@@ -462,7 +462,8 @@ def pack_python(policy_dir: Path = POLICY_DIR) -> str:
     data = yaml.safe_load((policy_dir / "PulumiPolicy.yaml").read_text())
     venv = ((data.get("runtime") or {}).get("options") or {}).get("virtualenv")
     if venv:
-        candidate = (policy_dir / venv / "bin" / "python").resolve()
+        # not resolve(): the venv python is a symlink to the base interpreter
+        candidate = (policy_dir / venv / "bin" / "python").absolute()
         if candidate.exists():
             return str(candidate)
     return sys.executable
