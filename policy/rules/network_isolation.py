@@ -29,7 +29,7 @@ def _network_label(net: Resource) -> Any:
     return labels if is_unknown(labels) else labels.get(NETWORK_ROLE_LABEL)
 
 
-def _network_findings(net: Resource) -> Iterator[Finding]:
+def _network_findings(net: Resource, open_overlay_roles: list[str]) -> Iterator[Finding]:
     p = net.props
     driver, internal, options = p.get("driver"), p.get("internal"), p.get("options")
     if is_unknown(internal):
@@ -47,7 +47,7 @@ def _network_findings(net: Resource) -> Iterator[Finding]:
         yield unknown_finding(net, "driver", "whether the network is a Swarm overlay", "network:driver")
         return
     if driver == "overlay":
-        if internal is not True and not is_unknown(internal):
+        if internal is not True and not is_unknown(internal) and role not in open_overlay_roles:
             yield Finding(
                 net,
                 "internal",
@@ -87,7 +87,7 @@ def check(ctx: Context) -> Iterator[Finding]:
     model = ctx.model
     assert model is not None
     for net in model.of_type(NETWORK):
-        yield from _network_findings(net)
+        yield from _network_findings(net, list(ctx.config["nonInternalOverlayRoles"]))
     egress_allowed = ctx.config.get("egressServices")
     for w in model.workloads:
         r = w.resource
@@ -189,6 +189,15 @@ RULE = Rule(
     scope="stack",
     check=check,
     config={
+        "nonInternalOverlayRoles": {
+            "type": "array",
+            "items": {"type": "string", "enum": ["egress", "ingress"]},
+            "description": (
+                "Network roles (label encrypted-platform.network.role) whose Swarm overlays may be non-internal "
+                "(still encrypted): e.g. ['egress'] when Swarm egress services need a route out. Default: none."
+            ),
+            "default": [],
+        },
         "egressServices": {
             "type": ["array", "null"],
             "items": {"type": "string"},
@@ -197,6 +206,6 @@ RULE = Rule(
                 "encrypted-platform.egress=true)."
             ),
             "default": None,
-        }
+        },
     },
 )

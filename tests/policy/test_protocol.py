@@ -293,3 +293,19 @@ def test_pack_survives_an_unexpected_property_shape(pack: PolicyPackProcess) -> 
     diags = [d for req in encoded.analyze for d in pack.analyze(req)]
     assert not [d for d in diags if "could not evaluate" in d.message]
     assert [d for d in diags if d.policy == "no-host-paths" and d.resource_name == "app"]
+
+
+def test_non_internal_overlay_only_for_roles_the_config_opens(pack: PolicyPackProcess) -> None:
+    def program() -> None:
+        docker.Network(
+            "swarm-egress",
+            name="swarm-egress",
+            driver="overlay",
+            options={"encrypted": "true"},
+            labels=[docker.NetworkLabelArgs(label="encrypted-platform.network.role", value="egress")],
+        )
+
+    captured = capture(program)
+    assert evaluate(captured, pack=pack).by_policy("network-isolation")
+    opened = {"network-isolation": {"nonInternalOverlayRoles": ["egress"]}}
+    assert not evaluate(captured, pack=pack, file_config=opened).by_policy("network-isolation")
