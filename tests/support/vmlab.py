@@ -4,7 +4,7 @@ LUKS) or a remote Docker host reached over SSH.
 One design, two flavours, both booted from Debian's kernel under TCG (no KVM here):
 
 - ``luks``: Debian's real userland for the project's scripts (bash, coreutils, util-linux,
-  e2fsprogs, cryptsetup, iptables-nft, sudo, ...), dropbear for SSH, no Docker. Boots fast.
+  e2fsprogs, cryptsetup, iptables-nft, sudo, ...), OpenSSH's sshd, no Docker. Boots fast.
 - ``docker``: the same plus containerd, dockerd, runc, docker-proxy, docker-init and the docker CLI,
   started at boot, with test images (busybox, Traefik) baked into the cached root image.
 
@@ -57,7 +57,9 @@ FLAVOURS = ("luks", "docker")
 ROOT_DISK_BYTES = 4 * 1024**3  # sparse: room for file-backed volumes and Docker state
 DEFAULT_MEMORY_MB = {"luks": 512, "docker": 1024}
 DEFAULT_BOOT_TIMEOUT = {"luks": 180.0, "docker": 420.0}
-KERNEL_CMDLINE = "console=ttyS0 quiet loglevel=3 panic=-1 apparmor=0 mitigations=off root=/dev/vda rw"
+KERNEL_CMDLINE = (
+    "console=ttyS0 quiet loglevel=3 panic=-1 apparmor=0 mitigations=off net.ifnames=0 root=/dev/vda rw"
+)
 GUEST_ADDRESS = "10.0.2.15"
 DOCKER_PORTS = (80, 443)  # forwarded to host loopback ports for the docker flavour
 
@@ -86,7 +88,8 @@ BAKED_IMAGES: Mapping[str, BakedImage] = {
 COMMON_PACKAGES = (
     "bash", "dash", "coreutils", "util-linux", "util-linux-extra", "mount", "e2fsprogs",
     "cryptsetup-bin", "grep", "sed", "mawk", "findutils", "diffutils", "kmod", "procps",
-    "iptables", "sudo", "hostname", "iproute2", "tar", "gzip", "dropbear-bin",
+    "iptables", "sudo", "hostname", "iproute2", "tar", "gzip", "openssh-server", "openssh-sftp-server",
+    "udev", "dmsetup",
 )  # fmt: skip
 DOCKER_PACKAGES = ("docker.io", "containerd", "runc", "tini")
 # Inputs of the asset builds beyond the packages above.
@@ -98,6 +101,9 @@ EXTRA_HOST_FILES = (
     "/usr/lib/x86_64-linux-gnu/xtables",  # iptables extensions
     "/usr/libexec/sudo",  # sudo plugins (sudoers.so)
     "/usr/lib/x86_64-linux-gnu/security/pam_permit.so",
+    "/usr/lib/openssh/sftp-server",  # scp and sftp clients (Pulumi's CopyToRemote)
+    "/usr/lib/systemd/systemd-udevd",
+    "/etc/udev",
     "/etc/ld.so.conf",
     "/etc/ld.so.conf.d",
     "/etc/mke2fs.conf",
@@ -164,7 +170,7 @@ class Assets:
     initramfs: Path
     root_image: Path
     private_key: Path  # OpenSSH ed25519 key authorized for root and deploy
-    host_key: str  # "ssh-ed25519 AAAA..." of the guest's dropbear
+    host_key: str  # "ssh-ed25519 AAAA..." of the guest's sshd
     images: tuple[str, ...] = ()
 
 
@@ -374,16 +380,15 @@ def _build_boot(work: Path) -> None:
 
 
 def _make_keys(work: Path, stage: Path) -> None:
-    """A client key (authorized for root and deploy) and the guest's dropbear host key, new for
+    """A client key (authorized for root and deploy) and the guest's sshd host key, new for
     every build: nothing outside this cache entry can log in."""
     _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "vmlab", "-f", work / "id_ed25519"])
     os.chmod(work / "id_ed25519", 0o600)
-    host_key = stage / "etc/dropbear/dropbear_ed25519_host_key"
+    host_key = stage / "etc/ssh/ssh_host_ed25519_key"
     host_key.parent.mkdir(parents=True, exist_ok=True)
-    _run(["dropbearkey", "-t", "ed25519", "-f", host_key])
-    public = _run(["dropbearkey", "-y", "-f", host_key]).stdout
-    line = next(line for line in public.splitlines() if line.startswith("ssh-ed25519 "))
-    (work / "host_key.pub").write_text(" ".join(line.split()[:2]) + "\n")
+    _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "vmlab-host", "-f", host_key])
+    public = host_key.with_name(host_key.name + ".pub").read_text()
+    (work / "host_key.pub").write_text(" ".join(public.split()[:2]) + "\n")
     authorized = (work / "id_ed25519.pub").read_text()
     for home, uid in (("root", 0), ("home/deploy", 1000)):
         ssh_dir = stage / home / ".ssh"
@@ -441,6 +446,11 @@ def _stage_root(work: Path, stage: Path, flavour: str) -> None:
     for program in _package_programs(packages):
         installer.install(program)
     extras = EXTRA_HOST_FILES + (DOCKER_EXTRA_HOST_FILES if flavour == "docker" else ())
+    # udev rules and helpers as installed (device-mapper's, persistent storage, ...); not the
+    # hardware database sources (20 MB the lab's virtual hardware does not need).
+    extras += tuple(
+        f"/usr/lib/udev/{entry}" for entry in sorted(os.listdir("/usr/lib/udev")) if entry != "hwdb.d"
+    )
     for extra in extras:
         if os.path.lexists(extra):
             installer.install(extra)
@@ -855,7 +865,7 @@ class VM:
             if time.monotonic() > deadline:
                 raise VMError(f"{self.name}: no ready line in time\n--- console ---\n{text[-3000:]}")
             time.sleep(0.2)
-        # The ready line comes after dropbear started; one login proves keys and host key.
+        # The ready line comes after sshd started; one login proves keys and host key.
         last: Exception | None = None
         while time.monotonic() < deadline:
             try:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+import shlex
+import subprocess
 import time
 import urllib.request
 from pathlib import Path
@@ -67,6 +69,25 @@ def test_guest_runs_debians_real_tools(module_luks_vm: VM) -> None:
 def test_deploy_user_has_passwordless_sudo(module_luks_vm: VM) -> None:
     assert text(module_luks_vm, "id -un; id -u", user="deploy").split() == ["deploy", "1000"]
     assert text(module_luks_vm, "sudo -n id -u", user="deploy") == "0"
+
+
+def test_long_exec_commands_and_sftp_work(module_luks_vm: VM, tmp_path: Path) -> None:
+    vm = module_luks_vm
+    # Pulumi remote Commands send whole programs (20+ KB) as the SSH exec request, run this way.
+    payload = "x" * 40_000
+    program = f"payload='{payload}'; printf '%s %s' \"$0\" \"${{#payload}}\""
+    assert text(vm, f"bash -c {shlex.quote(program)} ep-luks-ensure-smoke") == "ep-luks-ensure-smoke 40000"
+    # File uploads (scp/sftp) reach the guest too.
+    local = tmp_path / "upload.txt"
+    local.write_text("sftp works\n")
+    subprocess.run(
+        ["sftp", "-F", str(vm.ssh_config), "-b", "-", "127.0.0.1"],
+        input=f"put {local} /root/upload.txt\n".encode(),
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    assert text(vm, "cat /root/upload.txt") == "sftp works"
 
 
 def test_data_disks_have_by_id_links(module_luks_vm: VM) -> None:
