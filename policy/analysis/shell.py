@@ -216,7 +216,7 @@ def tokenize(s: str) -> list[_Tok]:
                 toks.append(_Tok("WORD", raw))
                 pending_heredocs.append((toks[-2], delim, op == "<<-"))
             continue
-        op = next((o for o in _OPERATORS if s.startswith(o, i)), None)
+        op = next((o for o in _OPERATORS if s.startswith(o, i)), None) if c in "&|;()" else None
         if op is not None:
             toks.append(_Tok("OP", op))
             i += len(op)
