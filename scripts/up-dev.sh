@@ -5,7 +5,7 @@
 #   - the Pulumi CLI through its official installer when it is absent;
 #   - a local file state backend (.state/) and the passphrase secrets provider (a random
 #     passphrase in .state/passphrase, mode 0600): no Pulumi account needed;
-#   - the `dev` stack, then `pulumi up` with the project's policy pack.
+#   - the `dev` stack, then `pulumi up` with the project's policy pack enforced.
 # Set YES=1 to skip the confirmation prompt of `pulumi up`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,9 +35,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 fi
 
-say "python virtualenv (.venv)"
+say "python virtualenvs (.venv for the program, policy/.venv for the policy pack)"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
+[ -x policy/.venv/bin/python ] || python3 -m venv policy/.venv
+policy/.venv/bin/pip install -q --disable-pip-version-check -r policy/requirements.txt
 
 if ! command -v pulumi >/dev/null 2>&1; then
   if [ ! -x "$HOME/.pulumi/bin/pulumi" ]; then
@@ -59,6 +61,6 @@ export PULUMI_CONFIG_PASSPHRASE_FILE="$repo/.state/passphrase"
 pulumi stack select dev --create --secrets-provider passphrase --non-interactive
 
 say "pulumi up (dev)"
-args=(--stack dev --policy-pack policy)
+args=(--stack dev --policy-pack policy --policy-pack-config policy/config/dev.json)
 if [ "${YES:-0}" = "1" ]; then args+=(--yes --skip-preview); fi
 pulumi up "${args[@]}"
