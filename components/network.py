@@ -45,9 +45,13 @@ OVERLAY_ENCRYPTED = ("encrypted", "true")
 NetworkRole = Literal["ingress", "internal", "egress"]
 
 
+LINK_PREFIX = "ep-link--"
+
+
 def link_network_name(caller: str, callee: str) -> str:
-    """Service names cannot contain '.', so the name is unambiguous."""
-    return f"{NAME_PREFIX}-link.{caller}.{callee}"
+    """'ep-link--<caller>--<callee>': unambiguous (service names never contain '--') and a valid
+    DNS label of at most 59 characters, as Swarm requires of overlay network names."""
+    return f"{LINK_PREFIX}{caller}--{callee}"
 
 
 @dataclass(frozen=True)

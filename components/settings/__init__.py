@@ -54,9 +54,12 @@ class StackSettings(Model):
     runtime: RuntimeSettings = Field(
         default_factory=RuntimeSettings, description="How services run: secrets volume, CA bundle, logs."
     )
-    swarm: SwarmSettings = Field(default_factory=SwarmSettings, description="Docker Swarm mode (several hosts).")
+    swarm: SwarmSettings = Field(
+        default_factory=SwarmSettings, description="Docker Swarm mode (several hosts)."
+    )
     firewall: FirewallSettings = Field(
-        default_factory=FirewallSettings, description="Host firewall: containers may not reach the host itself."
+        default_factory=FirewallSettings,
+        description="Host firewall: containers may not reach the host itself.",
     )
 
     @field_validator("services", mode="before")
@@ -130,7 +133,10 @@ def parse_settings(raw: Mapping[str, Any]) -> StackSettings:
         settings.services, settings.volumes, settings.runtime, environment=settings.environment
     )
     problems += edge_problems(settings.edge, settings.services, settings.volumes, settings.runtime)
-    problems += swarm_problems(settings.swarm, settings.services, settings.volumes)
+    edge_volumes = (
+        (settings.runtime.secrets_volume, settings.runtime.logs_volume) if settings.edge.routes else ()
+    )
+    problems += swarm_problems(settings.swarm, settings.services, settings.volumes, edge_volumes=edge_volumes)
     if problems:
         raise SettingsError([f"{PROJECT}:{problem}" for problem in problems])
     return settings
@@ -168,7 +174,9 @@ def load_secrets(settings: StackSettings) -> StackSecrets:
     problems = [f"{PROJECT}:edgeTlsPrivateKey: {p}" for p in tls_key_problems(settings.edge, edge_key)]
     if problems:
         raise SettingsError(problems)
-    edge_secret = pulumi.Output.secret(edge_key) if edge_key and settings.edge.certificates.mode == "custom" else None
+    edge_secret = (
+        pulumi.Output.secret(edge_key) if edge_key and settings.edge.certificates.mode == "custom" else None
+    )
     return StackSecrets(ssh_private_key=key, edge_tls_private_key=edge_secret)
 
 

@@ -31,7 +31,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from .base import Model, ResourceName
+from .base import AbsolutePath, Model, ResourceName
 from .host import HostSettings
 
 # Encrypted overlay networks silently stayed unencrypted on engines before 20.10.24 (and 23.0.0 to
@@ -88,8 +88,10 @@ class SwarmNodeSettings(Model):
         description="Docker engine version on the node ('docker version -f {{.Server.Version}}'). "
         "Checked at preview against CVE-2023-28840 and again on the node before anything is created."
     )
-    advertise_address: str | None = Field(
-        None, description="Address other nodes reach it at (documentation and preflight only)."
+    daemon_config: AbsolutePath = Field(
+        "/etc/docker/daemon.json",
+        description='The engine\'s daemon.json on the node; it must set "no-new-privileges": true '
+        "(checked by the node preflight).",
     )
 
     @field_validator("engine_version")
@@ -170,8 +172,15 @@ class SwarmSettings(Model):
         return self.edge_node or self.manager
 
 
-def swarm_problems(swarm: SwarmSettings, services: dict, volumes: dict) -> list[str]:
-    """Cross-key problems of swarm mode as 'key: message' strings."""
+def swarm_problems(
+    swarm: SwarmSettings,
+    services: dict,
+    volumes: dict,
+    *,
+    edge_volumes: tuple[str, ...] = (),
+) -> list[str]:
+    """Cross-key problems of swarm mode as 'key: message' strings. `edge_volumes`: the volumes
+    the edge mounts (when something is routed); they must sit on the edge's node."""
     if not swarm.enabled:
         return []
     problems = [
@@ -187,5 +196,11 @@ def swarm_problems(swarm: SwarmSettings, services: dict, volumes: dict) -> list[
             problems.append(
                 f"services.{name}.volumes: its volumes sit on different nodes ({', '.join(sorted(nodes))}); "
                 "a task can only mount volumes of the node it runs on (swarm.volumeNodes)"
+            )
+    for volume in edge_volumes:
+        if volume in volumes and swarm.node_of_volume(volume) != swarm.edge:
+            problems.append(
+                f"swarm.volumeNodes.{volume}: the edge runs on {swarm.edge!r} and mounts this volume; "
+                f"it must sit on that node, not {swarm.node_of_volume(volume)!r}"
             )
     return problems

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect as websocket_connect
 
+from components.network import link_network_name
 from components.settings import parse_settings
 from components.settings.services import BUILTIN_SERVICES
 
@@ -83,7 +84,7 @@ def test_a_tls_request_through_the_edge_reaches_the_web_app_on_its_internal_netw
     # It came through Traefik (which terminated TLS), from the edge's address on the link network.
     assert answer["headers"].get("X-Forwarded-Proto") == "https"
     edge_ip = edge_platform.lab.client.containers.get(EDGE).attrs["NetworkSettings"]["Networks"][
-        "encrypted-platform-link.edge.webapp"
+        link_network_name("edge", "webapp")
     ]["IPAddress"]
     assert answer["peer"] == edge_ip
     assert "strict-transport-security" in headers
@@ -177,7 +178,7 @@ def test_the_edge_reaches_only_the_services_it_routes_to(edge_platform: Deployme
     opened = []
     for service, network, ip, port in targets:
         result = results[f"{ip}:{port}"]
-        if service in routed and network == f"encrypted-platform-link.edge.{service}":
+        if service in routed and network == link_network_name("edge", service):
             assert result == "open", (service, network)
             opened.append(service)
         else:

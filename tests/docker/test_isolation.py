@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.network import link_network_name, plan_networks
+from components.network import LINK_PREFIX, link_network_name, plan_networks
 from components.settings import parse_settings
 from components.settings.services import BUILTIN_SERVICES
 
@@ -95,7 +95,7 @@ def test_a_service_reaches_exactly_the_services_it_connects_to(platform: Deploym
                 # direction: on its link, a callee also reaches its caller (documented).
                 linked = target in connects or source in settings.services[target].connects
                 should_open = (
-                    linked and network in source_networks and network.startswith("encrypted-platform-link.")
+                    linked and network in source_networks and network.startswith(LINK_PREFIX)
                 )
                 if should_open:
                     assert result == "open", (source, target, network)

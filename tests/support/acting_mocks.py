@@ -58,6 +58,14 @@ Honoured input fields (everything else raises UnhonouredInput):
   tls:index/certRequest:CertRequest  privateKeyPem, subject[...as above], dnsNames, ipAddresses
   tls:index/locallySignedCert:LocallySignedCert  certRequestPem, caPrivateKeyPem, caCertPem,
       validityPeriodHours, earlyRenewalHours, allowedUses, isCaCertificate
+  docker:index/secret:Secret         data (base64), labels, name (else auto-named)
+  docker:index/service:Service       name, labels, mode.replicated.replicas, endpointSpec.mode,
+      taskSpec: containerSpec[image (through image_map), args, env, labels, user, readOnly,
+      capDrops, capAdds, mounts[type, source, target, readOnly, volumeOptions[driverName,
+      driverOptions], tmpfsOptions[sizeBytes, mode]], secrets[secretId, secretName, fileName,
+      fileUid, fileGid, fileMode], healthcheck[...]], resources.limits[memoryBytes, nanoCpus],
+      restartPolicy.condition, placement.constraints, networksAdvanceds[id, aliases],
+      logDriver[name, options]
 """
 
 from __future__ import annotations
@@ -885,6 +893,177 @@ class LocallySignedCertExecutor(_Tls):
         return "cert", {**req.inputs, "certPem": pem}
 
 
+class SecretExecutor(Executor):
+    """Swarm secrets. An unset name gets the provider's auto-name: '<resource name>-<7 hex>'."""
+
+    type = "docker:index/secret:Secret"
+    fields = {"data": HONOURED, "labels": _LABELS, "name": HONOURED}
+
+    def create(self, ctx: Context, req: Request) -> tuple[str, dict[str, Any]]:
+        name = req.inputs.get("name") or f"{req.name}-{secrets.token_hex(4)[:7]}"
+        created = ctx.client(req.provider).api.create_secret(
+            name, base64.b64decode(req.inputs["data"]), labels=_labels(req.inputs.get("labels"))
+        )
+        return created["ID"], {**req.inputs, "name": name}
+
+    def delete(self, ctx: Context, recorded: Recorded) -> None:
+        with contextlib.suppress(docker.errors.NotFound):
+            ctx.client(recorded.request.provider).api.remove_secret(recorded.id)
+
+
+_HEALTHCHECK = {
+    "tests": HONOURED,
+    "interval": HONOURED,
+    "timeout": HONOURED,
+    "retries": HONOURED,
+    "startPeriod": HONOURED,
+}
+
+
+class ServiceExecutor(Executor):
+    """Swarm services through the engine's service API, from the declared task spec. Like the
+    provider without convergeConfig, it returns once the engine accepted the spec; tests wait for
+    the tasks themselves."""
+
+    type = "docker:index/service:Service"
+    fields = {
+        "name": HONOURED,
+        "labels": _LABELS,
+        "taskSpec": {
+            "containerSpec": {
+                "image": HONOURED,
+                "args": HONOURED,
+                "env": HONOURED,
+                "labels": _LABELS,
+                "user": HONOURED,
+                "readOnly": HONOURED,
+                "capDrops": HONOURED,
+                "capAdds": HONOURED,
+                "mounts": {
+                    "type": HONOURED,
+                    "source": HONOURED,
+                    "target": HONOURED,
+                    "readOnly": HONOURED,
+                    "volumeOptions": {"driverName": HONOURED, "driverOptions": HONOURED},
+                    "tmpfsOptions": {"sizeBytes": HONOURED, "mode": HONOURED},
+                },
+                "secrets": {
+                    "secretId": HONOURED,
+                    "secretName": HONOURED,
+                    "fileName": HONOURED,
+                    "fileUid": HONOURED,
+                    "fileGid": HONOURED,
+                    "fileMode": HONOURED,
+                },
+                "healthcheck": _HEALTHCHECK,
+            },
+            "resources": {"limits": {"memoryBytes": HONOURED, "nanoCpus": HONOURED}},
+            "restartPolicy": {"condition": HONOURED},
+            "placement": {"constraints": HONOURED},
+            "networksAdvanceds": {"id": HONOURED, "aliases": HONOURED},
+            "logDriver": {"name": HONOURED, "options": HONOURED},
+        },
+        "mode": {"replicated": {"replicas": HONOURED}},
+        "endpointSpec": {"mode": HONOURED},
+    }
+
+    def create(self, ctx: Context, req: Request) -> tuple[str, dict[str, Any]]:
+        from docker import types
+
+        i = req.inputs
+        task = i["taskSpec"]
+        spec = task["containerSpec"]
+        mounts = []
+        for m in spec.get("mounts") or []:
+            volume = m.get("volumeOptions") or {}
+            tmpfs = m.get("tmpfsOptions") or {}
+            mounts.append(
+                types.Mount(
+                    target=m["target"],
+                    source=m.get("source"),
+                    type=m.get("type", "volume"),
+                    read_only=bool(m.get("readOnly", False)),
+                    driver_config=(
+                        types.DriverConfig(volume["driverName"], volume.get("driverOptions"))
+                        if volume
+                        else None
+                    ),
+                    tmpfs_size=_int(tmpfs["sizeBytes"]) if "sizeBytes" in tmpfs else None,
+                    tmpfs_mode=_int(tmpfs["mode"]) if "mode" in tmpfs else None,
+                )
+            )
+        secret_refs = [
+            types.SecretReference(
+                secret_id=ref["secretId"],
+                secret_name=ref["secretName"],
+                filename=ref.get("fileName"),
+                uid=ref.get("fileUid", "0"),
+                gid=ref.get("fileGid", "0"),
+                mode=_int(ref.get("fileMode", 0o444)),
+            )
+            for ref in spec.get("secrets") or []
+        ]
+        health = spec.get("healthcheck")
+        container_spec = types.ContainerSpec(
+            image=ctx.image_map[spec["image"]] if spec["image"] in ctx.image_map else _unmapped(spec),
+            args=spec.get("args"),
+            env=spec.get("env"),
+            labels=_labels(spec.get("labels")),
+            user=spec.get("user"),
+            read_only=spec.get("readOnly"),
+            cap_drop=spec.get("capDrops"),
+            cap_add=spec.get("capAdds"),
+            mounts=mounts or None,
+            secrets=secret_refs or None,
+            healthcheck=(
+                types.Healthcheck(
+                    test=health["tests"],
+                    interval=_duration_ns(health.get("interval", "0s")),
+                    timeout=_duration_ns(health.get("timeout", "0s")),
+                    retries=_int(health.get("retries", 0)),
+                    start_period=_duration_ns(health.get("startPeriod", "0s")),
+                )
+                if health
+                else None
+            ),
+        )
+        limits = (task.get("resources") or {}).get("limits") or {}
+        log = task.get("logDriver")
+        template = types.TaskTemplate(
+            container_spec=container_spec,
+            resources=types.Resources(
+                mem_limit=_int(limits["memoryBytes"]) if "memoryBytes" in limits else None,
+                cpu_limit=_int(limits["nanoCpus"]) if "nanoCpus" in limits else None,
+            ),
+            restart_policy=types.RestartPolicy(
+                condition=(task.get("restartPolicy") or {}).get("condition", "any")
+            ),
+            placement=types.Placement(constraints=(task.get("placement") or {}).get("constraints")),
+            log_driver=types.DriverConfig(log["name"], log.get("options")) if log else None,
+            networks=[
+                types.NetworkAttachmentConfig(target=n["id"], aliases=n.get("aliases"))
+                for n in task.get("networksAdvanceds") or []
+            ],
+        )
+        replicas = _int(((i.get("mode") or {}).get("replicated") or {}).get("replicas", 1))
+        created = ctx.client(req.provider).api.create_service(
+            template,
+            name=i.get("name") or req.name,
+            labels=_labels(i.get("labels")),
+            mode=types.ServiceMode("replicated", replicas=replicas),
+            endpoint_spec=types.EndpointSpec(mode=(i.get("endpointSpec") or {}).get("mode", "vip")),
+        )
+        return created["ID"], {**i, "id": created["ID"]}
+
+    def delete(self, ctx: Context, recorded: Recorded) -> None:
+        with contextlib.suppress(docker.errors.NotFound):
+            ctx.client(recorded.request.provider).api.remove_service(recorded.id)
+
+
+def _unmapped(spec: Mapping[str, Any]) -> str:
+    raise UnhonouredInput(f"Service image {spec['image']!r}: no stand-in declared in the test's image_map")
+
+
 def default_executors() -> dict[str, Executor]:
     executors: list[Executor] = [
         DockerProviderExecutor(),
@@ -898,6 +1077,8 @@ def default_executors() -> dict[str, Executor]:
         SelfSignedCertExecutor(),
         CertRequestExecutor(),
         LocallySignedCertExecutor(),
+        SecretExecutor(),
+        ServiceExecutor(),
     ]
     return {e.type: e for e in executors}
 

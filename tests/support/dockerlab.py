@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import io
+import json
 import os
 import shutil
 import signal
@@ -94,6 +95,10 @@ class DockerLab:
         return f"unix://{self.socket}"
 
     @property
+    def daemon_config_path(self) -> Path:
+        return self.root / "daemon.json"
+
+    @property
     def netns_path(self) -> Path:
         return Path("/run/netns") / self.netns
 
@@ -104,7 +109,13 @@ class DockerLab:
     # -- lifecycle -----------------------------------------------------------------------------
 
     @classmethod
-    def start(cls, base: Path | None = None, *, extra_args: list[str] | None = None) -> DockerLab:
+    def start(
+        cls,
+        base: Path | None = None,
+        *,
+        daemon_config: dict[str, Any] | None = None,
+        extra_args: list[str] | None = None,
+    ) -> DockerLab:
         global _counter
         reason = available()
         if reason:
@@ -118,9 +129,25 @@ class DockerLab:
         try:
             _setup_netns(netns)
             log = (root / "dockerd.log").open("wb")
+            config_args: list[str] = []
+            if daemon_config is not None:
+                (root / "daemon.json").write_text(json.dumps(daemon_config))
+                config_args = ["--config-file", str(root / "daemon.json")]
+            # dockerd resolves names itself (e.g. registry look-ups before a Swarm task starts):
+            # in its own mount namespace its /etc/resolv.conf names the outside peer, where
+            # nothing answers, never this machine's resolver.
+            (root / "resolv.conf").write_text(f"nameserver {OUTSIDE_ADDRESS}\noptions timeout:1 attempts:1\n")
             argv = [
                 "nsenter",
                 f"--net=/run/netns/{netns}",
+                "unshare",
+                "--mount",
+                "--propagation",
+                "slave",
+                "sh",
+                "-c",
+                f'mount --bind {root / "resolv.conf"} /etc/resolv.conf && exec "$@"',
+                "ep-dockerd",
                 "dockerd",
                 "--data-root",
                 str(root / "data"),
@@ -133,10 +160,10 @@ class DockerLab:
                 "--ip6tables=false",
                 "--default-address-pool",
                 ADDRESS_POOL,
-                # Names Docker's embedded DNS does not know go to the outside peer, where nothing
-                # answers: never to this machine's resolver.
+                # Containers' upstream resolver too (names Docker's embedded DNS does not know).
                 "--dns",
                 OUTSIDE_ADDRESS,
+                *config_args,
                 *(extra_args or []),
             ]
             process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
