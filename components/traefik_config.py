@@ -1,6 +1,6 @@
 """Pure renderers: typed edge settings -> Traefik v3 static and dynamic configuration (no Pulumi).
 
-The component uploads exactly what these functions return; the host tests run the real Traefik
+The component writes exactly what these functions return onto the encrypted volume Traefik reads; the host tests run the real Traefik
 binary with the same output, changing only the `TraefikLayout` (file paths, listen addresses,
 backend host names) so it fits on loopback.
 
