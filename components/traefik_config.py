@@ -1,8 +1,8 @@
 """Pure renderers: typed edge settings -> Traefik v3 static and dynamic configuration (no Pulumi).
 
-The component writes exactly what these functions return onto the encrypted volume Traefik reads; the host tests run the real Traefik
-binary with the same output, changing only the `TraefikLayout` (file paths, listen addresses,
-backend host names) so it fits on loopback.
+The component writes exactly what these functions return onto the encrypted volume Traefik
+reads; the host tests run the real Traefik binary with the same output, changing only the
+`TraefikLayout` (file paths, listen addresses, backend host names) so it fits on loopback.
 
 Design notes (each checked against the real binary, see tests/edge/):
 - TLS hardening lives in `tls.options.default`: every router uses it, and Traefik falls back to
