@@ -80,7 +80,7 @@ class NetworkSpec:
 
     @property
     def labels(self) -> dict[str, str]:
-        labels = {ROLE_LABEL: self.role}
+        labels: dict[str, str] = {ROLE_LABEL: self.role}
         if self.link:
             labels[LINK_LABEL] = f"{self.link[0]}->{self.link[1]}"
         return labels
@@ -183,19 +183,16 @@ def plan_networks(settings: StackSettings, *, swarm: bool = False) -> NetworkPla
     )
 
 
-def network_args(spec: NetworkSpec) -> dict[str, object]:
-    """Keyword arguments of docker.Network for a spec (pure, so tests and the policy pack agree)."""
-    args: dict[str, object] = dict(
+def network_args(spec: NetworkSpec) -> docker.NetworkArgs:
+    """The docker.Network arguments of a spec (pure, so tests and the policy pack agree)."""
+    return docker.NetworkArgs(
         name=spec.name,
         driver=spec.driver,
         internal=spec.internal,
         labels=[docker.NetworkLabelArgs(label=k, value=v) for k, v in spec.labels.items()],
+        options=spec.options or None,
+        attachable=spec.attachable if spec.driver == "overlay" else None,
     )
-    if spec.options:
-        args["options"] = spec.options
-    if spec.driver == "overlay":
-        args["attachable"] = spec.attachable
-    return args
 
 
 class _Network(pulumi.ComponentResource):
@@ -213,7 +210,7 @@ class _Network(pulumi.ComponentResource):
         self.spec = spec
         self.network = docker.Network(
             spec.key,
-            **network_args(spec),  # type: ignore[arg-type]
+            network_args(spec),
             opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on)),
         )
         self.network_name: pulumi.Output[str] = self.network.name

@@ -7,7 +7,10 @@ enabled service. Swarm mode (`swarm.enabled`): see components/swarm.py.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pulumi
+import pulumi_docker as docker
 import pulumi_random as random
 
 from .edge import TraefikEdge, TraefikEdgeArgs
@@ -15,11 +18,9 @@ from .encrypted_volume import EncryptedVolume, EncryptedVolumeArgs
 from .firewall import HostFirewall
 from .host import DockerHost
 from .network import EDGE, NetworkPlan, edge_targets, make_network, plan_networks
-from .service import PlatformService, PlatformServiceArgs, ServiceSpec, service_specs
+from .service import SECRET_LENGTH, PlatformService, PlatformServiceArgs, ServiceSpec, service_specs
 from .settings import StackSecrets, StackSettings
 from .settings.services import ownership_warnings
-
-SECRET_LENGTH = 48  # alphanumeric: about 285 bits, safe in any config syntax
 
 
 def secret_names(specs: dict[str, ServiceSpec]) -> list[str]:
@@ -27,6 +28,14 @@ def secret_names(specs: dict[str, ServiceSpec]) -> list[str]:
 
 
 class Platform(pulumi.ComponentResource):
+    """Single host: DockerHost, host firewall, EncryptedVolumes, networks, PlatformServices, edge.
+    Swarm mode: a SwarmPlatform child holds the same parts for several nodes."""
+
+    volumes: dict[str, EncryptedVolume]
+    network_plan: NetworkPlan
+    networks: dict[str, docker.Network]
+    services: Mapping[str, pulumi.Resource]
+
     def __init__(
         self,
         name: str,
@@ -72,7 +81,7 @@ class Platform(pulumi.ComponentResource):
             stack=stack,
             opts=child,
         )
-        self.volumes: dict[str, EncryptedVolume] = {
+        self.volumes = {
             volume_name: EncryptedVolume(
                 volume_name,
                 EncryptedVolumeArgs(
@@ -95,7 +104,7 @@ class Platform(pulumi.ComponentResource):
             else None
         )
         guard = [self.firewall] if self.firewall is not None else []
-        self.network_plan: NetworkPlan = plan_networks(settings)
+        self.network_plan = plan_networks(settings)
         self.network_components = {
             spec.key: make_network(spec, self.host.provider, opts=child, depends_on=guard)
             for spec in self.network_plan.networks
@@ -113,7 +122,7 @@ class Platform(pulumi.ComponentResource):
             for secret in secret_names(specs)
         }
         secrets_volume = self.volumes.get(settings.runtime.secrets_volume)
-        self.services: dict[str, PlatformService] = {
+        self.platform_services: dict[str, PlatformService] = {
             service: PlatformService(
                 service,
                 PlatformServiceArgs(
@@ -129,6 +138,7 @@ class Platform(pulumi.ComponentResource):
             )
             for service, spec in specs.items()
         }
+        self.services = self.platform_services
         self.edge = self._edge(settings, secrets) if settings.edge.routes else None
         self.register_outputs(
             {
@@ -136,7 +146,7 @@ class Platform(pulumi.ComponentResource):
                 "mountPoints": {n: v.mount_point for n, v in self.volumes.items()},
                 "edgeUrls": self.edge.urls if self.edge else [],
                 "networks": {k: n.name for k, n in self.networks.items()},
-                "services": {n: s.container_name for n, s in self.services.items()},
+                "services": {n: s.container_name for n, s in self.platform_services.items()},
             }
         )
 

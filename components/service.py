@@ -39,6 +39,7 @@ FILES_LABEL = f"{NAME_PREFIX}.files-of"
 
 SECURITY_OPTS = ("no-new-privileges:true",)
 DROP_CAPABILITIES = ("ALL",)
+SECRET_LENGTH = 48  # generated service secrets: alphanumeric, about 285 bits, safe in any syntax
 TMPFS_MODE = 0o1777  # scratch space for whatever uid the service runs as; sticky like /tmp
 MIB = 1024**2
 

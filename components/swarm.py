@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import cast
 
 import pulumi
 import pulumi_docker as docker
@@ -160,7 +161,7 @@ class SwarmPlatform(pulumi.ComponentResource):
         self.swarm_secrets: dict[str, docker.Secret] = {
             secret: docker.Secret(
                 f"swarm-secret-{secret}",
-                data=pulumi.Output.secret(value.result.apply(_b64)),
+                data=cast(pulumi.Output[str], pulumi.Output.secret(value.result.apply(_b64))),
                 labels=[docker.SecretLabelArgs(label="encrypted-platform.secret", value=secret)],
                 opts=on_manager,
             )
@@ -191,7 +192,7 @@ class SwarmPlatform(pulumi.ComponentResource):
         host = edge_host if spec.driver == "bridge" else manager
         return docker.Network(
             spec.key,
-            **network_args(spec),  # type: ignore[arg-type]
+            network_args(spec),
             opts=pulumi.ResourceOptions(
                 parent=self, provider=host.provider, depends_on=list(self.preflights.values())
             ),

@@ -144,9 +144,9 @@ class SwarmSettings(Model):
             raise ValueError(
                 "encryptOverlays: must be true with more than one node (inter-host traffic is encrypted)"
             )
-        for volume, node in self.volume_nodes.items():
-            if node not in self.nodes:
-                raise ValueError(f"volumeNodes.{volume}: unknown node {node!r}")
+        for volume, holder in self.volume_nodes.items():
+            if holder not in self.nodes:
+                raise ValueError(f"volumeNodes.{volume}: unknown node {holder!r}")
         hostnames: dict[str, str] = {}
         for name, node in self.nodes.items():
             hostname = node.hostname or name
