@@ -94,9 +94,7 @@ def test_a_service_reaches_exactly_the_services_it_connects_to(platform: Deploym
                 # Open only on a link network the two share. Docker networks do not filter by
                 # direction: on its link, a callee also reaches its caller (documented).
                 linked = target in connects or source in settings.services[target].connects
-                should_open = (
-                    linked and network in source_networks and network.startswith(LINK_PREFIX)
-                )
+                should_open = linked and network in source_networks and network.startswith(LINK_PREFIX)
                 if should_open:
                     assert result == "open", (source, target, network)
                     checked_open += 1
