@@ -39,6 +39,7 @@ LETS_ENCRYPT_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
 LETS_ENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
 LETS_ENCRYPT_CERTIFICATE_HOURS = 2160  # 90 days
 
+EDGE_USER_DEFAULT = "65532:65532"  # unprivileged; binds 80/443 inside its own network namespace
 EDGE_MEMORY_DEFAULT = 512 * 1024**2
 EDGE_MEMORY_MIN = 64 * 1024**2
 
@@ -378,9 +379,9 @@ class EdgeSettings(Model):
         default_factory=WebSocketSettings, description="WebSocket origin and session rules."
     )
     user: str = Field(
-        "0:0",
-        description="uid:gid Traefik runs as; the secrets and logs volumes' dataOwner must match "
-        "when it is not root (root in the container keeps no capability but binding ports).",
+        EDGE_USER_DEFAULT,
+        description="uid:gid Traefik runs as (unprivileged; it owns only the edge's own directories "
+        "on the secrets and logs volumes).",
     )
     log_level: Literal["INFO", "WARN", "ERROR"] = Field("INFO", description="Traefik log level.")
     memory: ByteSize = Field(

@@ -191,7 +191,7 @@ def test_container_is_hardened() -> None:
     assert c.plain("readOnly") is True
     assert c.plain("capabilities") == {"drops": ["ALL"], "adds": ["NET_BIND_SERVICE"]}
     assert c.plain("securityOpts") == ["no-new-privileges:true"]
-    assert c.plain("user") == "0:0"
+    assert c.plain("user") == "65532:65532"  # unprivileged by default
     assert c.plain("restart") == "unless-stopped"
     assert not c.plain("envs")
     assert c.plain("tmpfs") == {"/tmp": "rw,noexec,nosuid,nodev,size=16m"}
