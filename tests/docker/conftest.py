@@ -14,6 +14,7 @@ write outside a LUKS mapping (reduced to "the directory exists"; see tests/edge,
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,6 +130,21 @@ def start_deployment(
     except BaseException:
         lab.stop()
         raise
+
+
+def wait_healthy(lab: DockerLab, container: str, timeout: float = 120.0) -> None:
+    """Waits for the container's own healthcheck (the program declares one for each container)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = lab.client.api.inspect_container(container)["State"]
+        health = (state.get("Health") or {}).get("Status")
+        if health == "healthy":
+            return
+        if not state["Running"] or time.monotonic() > deadline:
+            raise AssertionError(
+                f"{container} not healthy ({state['Status']}, health {health}): {state.get('Health')}"
+            )
+        time.sleep(0.5)
 
 
 def stop_deployment(deployment: Deployment) -> None:

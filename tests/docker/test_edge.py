@@ -17,7 +17,15 @@ from components.network import link_network_name
 from components.settings import parse_settings
 from components.settings.services import BUILTIN_SERVICES
 
-from .conftest import EDGE_HOST, ORIGIN, Deployment, edge_settings, start_deployment, stop_deployment
+from .conftest import (
+    EDGE_HOST,
+    ORIGIN,
+    Deployment,
+    edge_settings,
+    start_deployment,
+    stop_deployment,
+    wait_healthy,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -28,6 +36,13 @@ EDGE = "encrypted-platform-edge"
 @pytest.fixture(scope="module")
 def edge_platform(rootfs: dict[str, Path]) -> Iterator[Deployment]:
     deployment = start_deployment(rootfs, edge=edge_settings)
+    try:
+        # Traefik answers once it has loaded its configuration: its healthcheck says when.
+        wait_healthy(deployment.lab, EDGE)
+        wait_healthy(deployment.lab, "encrypted-platform-webapp")
+    except BaseException:
+        stop_deployment(deployment)
+        raise
     yield deployment
     stop_deployment(deployment)
 

@@ -28,7 +28,7 @@ from tests.support.dockerlab import DockerLab
 from tests.support.images import PROBE
 
 from . import probes
-from .conftest import Deployment, edge_settings, import_standins, stack_config, stop_deployment
+from .conftest import Deployment, edge_settings, import_standins, stack_config, stop_deployment, wait_healthy
 from .test_edge import https_request
 
 pytestmark = pytest.mark.docker
@@ -101,6 +101,7 @@ def swarm_platform(rootfs: dict[str, Path]) -> Iterator[Deployment]:
         raise
     try:
         wait_for_tasks(lab)
+        wait_healthy(lab, "encrypted-platform-edge")
         yield deployment
     finally:
         stop_deployment(deployment)
