@@ -263,7 +263,21 @@ def _cached(kind: str, key: str, build: Callable[[Path], None]) -> Path:
             raise
         BUILD_TIMES[kind] = seconds
         log.info("vmlab: built %s in %.1fs", final.name, seconds)
+    _prune(kind, keep=final)
     return final
+
+
+def _prune(kind: str, keep: Path, max_age_seconds: float = 86400.0) -> None:
+    """Removes other cache entries of this kind (and abandoned build directories) untouched for
+    a day: old enough that no test session still boots from them."""
+    now = time.time()
+    for path in CACHE.glob(f"*{kind}-*"):
+        name = path.name.lstrip(".")
+        same_kind = re.fullmatch(re.escape(kind) + r"-[0-9a-f]{16}(-.*)?", name)
+        if path == keep or not same_kind or not path.is_dir():
+            continue
+        if now - path.stat().st_mtime > max_age_seconds:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 class _Installer:
