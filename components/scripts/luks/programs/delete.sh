@@ -1,16 +1,18 @@
 # shellcheck shell=bash
 # delete of an EncryptedVolume: unmount and close. The data stays on the device (and the key is
-# kept aside) unless destroyDataOnDelete was set when this command was last applied.
+# kept aside, so it stays recoverable) unless destroyDataOnDelete was set when this command was
+# last applied: then the key slots, the data and the keyfile go.
 
 ep_main() {
   ep_require_root
   exec 0</dev/null
   ep_unmount
   ep_close
-  ep_boot_forget
   if [ "$EP_DESTROY_DATA" = "yes" ]; then
+    ep_boot_remove
     ep_destroy
   else
+    ep_boot_forget
     ep_log "closed; the encrypted data stays on $EP_SOURCE"
   fi
   ep_report
