@@ -23,3 +23,8 @@ pulumi.export("volumes", {name: v.volume_name for name, v in platform.volumes.it
 pulumi.export("mountPoints", {name: v.mount_point for name, v in platform.volumes.items()})
 pulumi.export("networks", {key: network.name for key, network in platform.networks.items()})
 pulumi.export("services", sorted(platform.services))
+if platform.edge is not None:
+    pulumi.export("urls", platform.edge.urls)
+    if platform.edge.ca_certificate is not None:
+        # dev certificates: trust this CA to browse the dev stack (see README).
+        pulumi.export("devCaCertificate", platform.edge.ca_certificate)

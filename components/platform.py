@@ -64,6 +64,7 @@ class Platform(pulumi.ComponentResource):
             self.network_plan = self.swarm.network_plan
             self.networks = self.swarm.networks
             self.services = self.swarm.services
+            self.edge = self.swarm.edge
             self.register_outputs(
                 {
                     "volumes": {n: v.volume_name for n, v in self.volumes.items()},

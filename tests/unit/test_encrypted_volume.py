@@ -21,6 +21,7 @@ def dev_run(**overrides: Any) -> ProgramRun:
     config = load_stack_config("dev")
     # Volumes only: the services' own volumes and secrets are tested in tests/unit/test_platform*.
     config["services"] = {}
+    config.pop("edge", None)
     config.update(overrides)
     return run_program(config=config)
 

@@ -28,6 +28,8 @@ def dev_run(with_edge: bool = True) -> ProgramRun:
     config = load_stack_config("dev")
     if with_edge:
         config["edge"] = EDGE
+    else:
+        config.pop("edge", None)
     return run_program(config=config)
 
 
@@ -187,6 +189,7 @@ def test_a_ca_bundle_becomes_a_secret_file_and_the_usual_variables(tmp_path: Any
     pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
     config["runtime"] = {"caBundle": pem}
     config["services"] = {"ingestion": {}}
+    config.pop("edge", None)  # the dev routes point at webapp, which this config leaves out
     run = run_program(config=config)
     container = containers(run)["ingestion"]
     envs = set(container.plain("envs"))
