@@ -40,7 +40,9 @@ def make_spec(
     }
     enc.update(encryption or {})
     settings = parse_settings({"encryption": enc, "volumes": {name: volume or {"size": "64MiB"}}})
-    return volume_spec(name, settings.volumes[name], settings.encryption, project="encrypted-platform", stack=stack)
+    return volume_spec(
+        name, settings.volumes[name], settings.encryption, project="encrypted-platform", stack=stack
+    )
 
 
 def with_source(spec: LuksVolumeSpec, source: Path | str) -> LuksVolumeSpec:
@@ -96,4 +98,6 @@ def key_opens(source: Path | str, key: str) -> bool:
 
 
 def luks_dump(source: Path | str) -> str:
-    return subprocess.run(["cryptsetup", "luksDump", str(source)], capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["cryptsetup", "luksDump", str(source)], capture_output=True, text=True, check=True
+    ).stdout

@@ -69,7 +69,9 @@ class RealisticMocks(pulumi.runtime.Mocks):
         outputs = dict(args.inputs)
         if args.typ == "random:index/randomPassword:RandomPassword":
             alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-            outputs["result"] = "".join(secrets.choice(alphabet) for _ in range(int(args.inputs.get("length", 32))))
+            outputs["result"] = "".join(
+                secrets.choice(alphabet) for _ in range(int(args.inputs.get("length", 32)))
+            )
         if args.typ == "random:index/randomUuid:RandomUuid":
             import uuid
 
@@ -100,9 +102,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     provider=request.provider,
                     inputs=inputs,
                     dependencies=list(request.dependencies),
-                    property_dependencies={
-                        k: list(v.urns) for k, v in request.propertyDependencies.items()
-                    },
+                    property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
                     outputs=self.resources[response.urn].state if response.urn in self.resources else {},
                 )
             )
@@ -167,4 +167,4 @@ def load_stack_config(stack: str) -> dict[str, Any]:
 
     data = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text()) or {}
     prefix = f"{PROJECT}:"
-    return {k[len(prefix):]: v for k, v in (data.get("config") or {}).items() if k.startswith(prefix)}
+    return {k[len(prefix) :]: v for k, v in (data.get("config") or {}).items() if k.startswith(prefix)}
