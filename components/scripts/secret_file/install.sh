@@ -20,10 +20,19 @@ sf_install() {
   [ -s "$temporary" ] || sf_die "no content on stdin (the content must be passed on standard input)"
   chown "$EP_OWNER" "$temporary"
   chmod "$EP_MODE" "$temporary"
+  # Look before acting: the same content, owner and mode already in place means nothing to do.
+  if [ -f "$target" ] && cmp -s "$temporary" "$target" &&
+    [ "$(stat -c '%u:%g %a' "$target")" = "$(stat -c '%u:%g %a' "$temporary")" ]; then
+    rm -f "$temporary"
+    trap - EXIT
+    printf '{"file":"%s","changed":false}\n' "$target"
+    return 0
+  fi
   mv -f "$temporary" "$target"
   trap - EXIT
   sync "$target" 2>/dev/null || sync
   sf_log "wrote $target (owner $EP_OWNER, mode $EP_MODE)"
+  printf '{"file":"%s","changed":true}\n' "$target"
 }
 
 sf_main() {
