@@ -1121,13 +1121,16 @@ class ActingMocks(pulumi.runtime.Mocks):
             return "", {}
         request: Request = self._local.request
         try:
-            with self._lock:
-                return self._apply(request)
+            return self._apply(request)
         except BaseException as exc:
-            self.errors.append(exc)
+            with self._lock:
+                self.errors.append(exc)
             raise
 
     def _apply(self, req: Request) -> tuple[str, dict[str, Any]]:
+        # Like the engine, independent resources are performed concurrently: the SDK registers a
+        # resource only once its dependencies have resolved, so whatever arrives here at the same
+        # time does not depend on each other. The lock guards only this object's bookkeeping.
         executor = self.executors.get(req.type)
         if executor is None:
             raise UnhonouredInput(f"no acting executor for resource type {req.type} ({req.name!r})")
@@ -1153,7 +1156,8 @@ class ActingMocks(pulumi.runtime.Mocks):
         else:
             rid, outputs = executor.update(self.context, req, previous)
             self.report.updated.append(req.urn)
-        self.current[req.urn] = Recorded(req, rid, outputs)
+        with self._lock:
+            self.current[req.urn] = Recorded(req, rid, outputs)
         return rid, outputs
 
     def finish(self) -> RunReport:
@@ -1222,15 +1226,19 @@ def deploy(
     mocks: ActingMocks,
     *,
     config: Mapping[str, Any] | None = None,
+    secret_config: Mapping[str, str] | None = None,
     program: Callable[[], Any] | None = None,
     project: str = PROJECT,
     stack: str = "dev",
+    monitor_class: type[ActingMonitor] | None = None,
 ) -> tuple[ProgramRun, RunReport]:
-    """Runs the program (default __main__.py) with `config` and performs it through `mocks`.
-    Raises the first executor error; call again with the same mocks for a second run."""
+    """Runs the program (default __main__.py) with `config` (and `secret_config`, passed as the
+    engine passes secret config) and performs it through `mocks`. Raises the first executor
+    error; call again with the same mocks for a second run."""
     all_config = {f"{project}:{k}": _config_value(v) for k, v in (config or {}).items()}
-    pulumi.runtime.set_all_config(all_config, [])
-    monitor = ActingMonitor(mocks)
+    all_config.update({f"{project}:{k}": v for k, v in (secret_config or {}).items()})
+    pulumi.runtime.set_all_config(all_config, [f"{project}:{k}" for k in (secret_config or {})])
+    monitor = (monitor_class or ActingMonitor)(mocks)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
     mocks.begin()
 
