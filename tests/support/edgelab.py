@@ -481,6 +481,7 @@ def request(
     tls: ssl.SSLContext | None = None,
     method: str = "GET",
     headers: Mapping[str, str] | None = None,
+    body: bytes | None = None,
     timeout: float = 10,
 ) -> Response:
     """One HTTP(S) request to 127.0.0.1:port with `host` as SNI and Host header."""
@@ -496,7 +497,7 @@ def request(
             chain = [leaf] if leaf else []
         connection = http.client.HTTPConnection(host, port, timeout=timeout)
         connection.sock = sock
-        connection.request(method, path, headers=dict(headers or {}))
+        connection.request(method, path, body=body, headers=dict(headers or {}))
         response = connection.getresponse()
         body = response.read()
         return Response(response.status, response.headers, body, tls_version, chain)

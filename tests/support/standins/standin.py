@@ -13,6 +13,9 @@ image it stands in for, e.g. 5432 for PostgreSQL). Endpoints:
   GET  /ws                                     WebSocket echo (RFC 6455), only with a valid
                                                session cookie (401) and, when STANDIN_ORIGINS is
                                                set, an allowed Origin (403)
+  PUT  /files/<name>                           writes the body to $STANDIN_DATA_DIR/<name> (the
+                                               service's persistent path), fsync'ed; 201
+  GET  /files/<name>                           reads it back; 404 when absent or no data dir
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import hashlib
 import http.server
 import json
 import os
+import re
 import secrets
 import socket
 import struct
@@ -30,6 +34,7 @@ import threading
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 SESSIONS: set[str] = set()
+FILE_NAME = re.compile(r"^/files/([A-Za-z0-9._-]{1,64})$")
 LOCK = threading.Lock()
 
 
@@ -74,6 +79,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self._send(401, b"no session\n")
         elif path == "/ws":
             self._websocket()
+        elif FILE_NAME.match(path):
+            target = self._data_file(path)
+            if target is None or not os.path.isfile(target):
+                self._send(404, b"no such file\n")
+            else:
+                with open(target, "rb") as handle:
+                    self._send(200, handle.read(), "application/octet-stream")
         else:
             info = {
                 "service": os.environ.get("STANDIN_NAME", ""),
@@ -85,6 +97,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 "headers": dict(self.headers.items()),
             }
             self._send(200, (json.dumps(info) + "\n").encode(), "application/json")
+
+    def _data_file(self, path: str) -> str | None:
+        match = FILE_NAME.match(path)
+        data_dir = os.environ.get("STANDIN_DATA_DIR", "")
+        if not match or not data_dir or match.group(1).startswith("."):
+            return None
+        return os.path.join(data_dir, match.group(1))
+
+    def do_PUT(self) -> None:  # noqa: N802
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        target = self._data_file(self.path.split("?", 1)[0])
+        if target is None:
+            self._send(404, b"no data directory\n")
+            return
+        with open(target, "wb") as handle:
+            handle.write(body)
+            handle.flush()
+            os.fsync(handle.fileno())
+        digest = hashlib.sha256(body).hexdigest()
+        self._send(201, (json.dumps({"written": target, "sha256": digest}) + "\n").encode(), "application/json")
 
     def do_POST(self) -> None:  # noqa: N802
         length = int(self.headers.get("Content-Length") or 0)
