@@ -1,0 +1,6 @@
+"""End-to-end tier: the platform applied to a VM that acts as a remote Docker host."""
+
+from tests.support.vmlab import (  # noqa: F401 - pytest finds fixtures by name
+    module_vm_factory,
+    vmlab_docker_assets,
+)
