@@ -112,7 +112,7 @@ def measure(resources: int, luks: str, cold: bool) -> dict[str, Any]:
     }
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -121,7 +121,7 @@ def main() -> int:
     parser.add_argument(
         "--cold", action="store_true", help="AnalyzeStack without the preceding Analyze calls"
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     results = [measure(n, args.luks_program, args.cold) for n in args.sizes]
     report: dict[str, Any] = {"luks_program": args.luks_program, "cold": args.cold, "results": results}
     for r in results:
