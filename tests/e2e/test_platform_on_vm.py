@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import runpy
 import secrets
 import time
 from collections.abc import Iterator
@@ -42,6 +41,7 @@ from tests.support.edgelab import (
     wss_matrix,
 )
 from tests.support.images import standin_changes
+from tests.support.program_runner import run_main
 from tests.support.vmlab import PYTHON_STANDIN_IMAGE, TRAEFIK_IMAGE, VM, VMFactory
 
 REPO = Path(__file__).resolve().parents[2]
@@ -425,7 +425,7 @@ def test_8_the_policy_pack_passes_the_applied_stack_and_stops_a_plain_volume(sce
         assert verdict.mandatory() == [], verdict.describe()
 
         def with_a_plain_volume() -> None:
-            runpy.run_path(str(REPO / "__main__.py"), run_name="__pulumi_main__")
+            run_main()  # the project's program, then one careless addition
             import pulumi_docker as docker
 
             docker.Volume("scratch", name="scratch")

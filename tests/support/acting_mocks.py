@@ -81,7 +81,6 @@ import secrets
 import shlex
 import string
 import subprocess
-import sys
 import tarfile
 import threading
 import time
@@ -98,7 +97,7 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from .program_runner import PROJECT, REPO, ProgramRun, RecordingMonitor, _config_value, reveal
+from .program_runner import PROJECT, ProgramRun, RecordingMonitor, reveal, run_main, set_engine_config
 
 HONOURED = True  # marker in field specs: a leaf field the executor applies
 
@@ -1235,25 +1234,13 @@ def deploy(
     """Runs the program (default __main__.py) with `config` (and `secret_config`, passed as the
     engine passes secret config) and performs it through `mocks`. Raises the first executor
     error; call again with the same mocks for a second run."""
-    all_config = {f"{project}:{k}": _config_value(v) for k, v in (config or {}).items()}
-    all_config.update({f"{project}:{k}": v for k, v in (secret_config or {}).items()})
-    pulumi.runtime.set_all_config(all_config, [f"{project}:{k}" for k in (secret_config or {})])
+    set_engine_config(config, secret_config, project)
     monitor = (monitor_class or ActingMonitor)(mocks)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
     mocks.begin()
 
-    def main() -> None:
-        if program is not None:
-            program()
-            return
-        if str(REPO) not in sys.path:
-            sys.path.insert(0, str(REPO))
-        import runpy
-
-        runpy.run_path(str(REPO / "__main__.py"), run_name="__pulumi_main__")
-
     try:
-        _sync_await(run_pulumi_func(main))
+        _sync_await(run_pulumi_func(lambda: run_main(program)))
     except BaseException:
         if mocks.errors:
             raise mocks.errors[0] from None

@@ -27,7 +27,6 @@ import copy
 import datetime as dt
 import json
 import os
-import runpy
 import secrets as pysecrets
 import subprocess
 import sys
@@ -45,6 +44,8 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, plugin_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
+
+from .program_runner import run_main, set_engine_config
 
 REPO = Path(__file__).resolve().parents[2]
 POLICY_DIR = REPO / "policy"
@@ -188,25 +189,24 @@ class WireRecordingMonitor(pulumi_mocks.MockMonitor):
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
-            self.captured.append(
-                CapturedResource(
-                    urn=response.urn,
-                    type=request.type,
-                    name=request.name,
-                    custom=bool(request.custom),
-                    parent=request.parent,
-                    provider_ref=request.provider,
-                    dependencies=list(request.dependencies),
-                    property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
-                    inputs=json_format.MessageToDict(request.object),
-                    outputs=json_format.MessageToDict(response.object),
-                )
-            )
+            self.captured.append(captured_resource(request, response))
         return response
 
 
-def _config_value(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
+def captured_resource(request: Any, response: Any) -> CapturedResource:
+    """A RegisterResource request and the monitor's response, as the engine holds them."""
+    return CapturedResource(
+        urn=response.urn,
+        type=request.type,
+        name=request.name,
+        custom=bool(request.custom),
+        parent=request.parent,
+        provider_ref=request.provider,
+        dependencies=list(request.dependencies),
+        property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+        inputs=json_format.MessageToDict(request.object),
+        outputs=json_format.MessageToDict(response.object),
+    )
 
 
 def capture(
@@ -220,22 +220,11 @@ def capture(
 ) -> CapturedStack:
     """Runs `program` (default: the project's __main__.py) under the mock runtime and returns
     every registration as the engine would hold it."""
-    all_config = {f"{project}:{k}": _config_value(v) for k, v in (config or {}).items()}
-    all_config.update({f"{project}:{k}": v for k, v in (secret_config or {}).items()})
-    pulumi.runtime.set_all_config(all_config, [f"{project}:{k}" for k in (secret_config or {})])
+    all_config = set_engine_config(config, secret_config, project)
     mocks: pulumi.runtime.Mocks = PreviewMocks() if preview else UpdateMocks()
     monitor = WireRecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
-
-    def main() -> None:
-        if program is not None:
-            program()
-            return
-        if str(REPO) not in sys.path:
-            sys.path.insert(0, str(REPO))
-        runpy.run_path(str(REPO / "__main__.py"), run_name="__pulumi_main__")
-
-    _sync_await(run_pulumi_func(main))
+    _sync_await(run_pulumi_func(lambda: run_main(program)))
     return CapturedStack(project, stack, preview, all_config, monitor.captured)
 
 

@@ -43,7 +43,6 @@ from pathlib import Path
 from typing import Any
 
 import docker
-from google.protobuf import json_format
 
 from .acting_mocks import (
     HONOURED,
@@ -59,8 +58,8 @@ from .acting_mocks import (
     default_executors,
     deploy,
 )
-from .analyzer import CapturedResource, CapturedStack
-from .program_runner import PROJECT, ProgramRun, _config_value
+from .analyzer import CapturedResource, CapturedStack, captured_resource
+from .program_runner import PROJECT, ProgramRun, engine_config
 
 SSH = "/usr/bin/ssh"
 
@@ -244,20 +243,7 @@ class ApplyMonitor(ActingMonitor):
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
-            self.captured.append(
-                CapturedResource(
-                    urn=response.urn,
-                    type=request.type,
-                    name=request.name,
-                    custom=bool(request.custom),
-                    parent=request.parent,
-                    provider_ref=request.provider,
-                    dependencies=list(request.dependencies),
-                    property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
-                    inputs=json_format.MessageToDict(request.object),
-                    outputs=json_format.MessageToDict(response.object),
-                )
-            )
+            self.captured.append(captured_resource(request, response))
         return response
 
 
@@ -299,11 +285,8 @@ class ApplyHarness:
             stack=self.stack,
             monitor_class=Monitor,
         )
-        engine_config = {f"{self.project}:{k}": _config_value(v) for k, v in config.items()}
-        engine_config.update({f"{self.project}:{k}": v for k, v in secret_config.items()})
-        self.last_capture = CapturedStack(
-            self.project, self.stack, False, engine_config, monitors[0].captured
-        )
+        as_engine = engine_config(config, secret_config, self.project)
+        self.last_capture = CapturedStack(self.project, self.stack, False, as_engine, monitors[0].captured)
         return run, report
 
     def reconnect(self) -> None:

@@ -130,6 +130,34 @@ def _config_value(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+def engine_config(
+    config: Mapping[str, Any] | None, secret_config: Mapping[str, str] | None, project: str = PROJECT
+) -> dict[str, str]:
+    """Config as the engine passes it to a program: "<project>:<key>" -> text."""
+    all_config = {f"{project}:{k}": _config_value(v) for k, v in (config or {}).items()}
+    all_config.update({f"{project}:{k}": v for k, v in (secret_config or {}).items()})
+    return all_config
+
+
+def set_engine_config(
+    config: Mapping[str, Any] | None, secret_config: Mapping[str, str] | None, project: str = PROJECT
+) -> dict[str, str]:
+    """Hands the program its config as the engine does (secret keys flagged). Returns it."""
+    all_config = engine_config(config, secret_config, project)
+    pulumi.runtime.set_all_config(all_config, [f"{project}:{k}" for k in (secret_config or {})])
+    return all_config
+
+
+def run_main(program: Callable[[], Any] | None = None) -> None:
+    """Runs `program`, or the project's __main__.py as the Pulumi Python host runs it."""
+    if program is not None:
+        program()
+        return
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    runpy.run_path(str(REPO / "__main__.py"), run_name="__pulumi_main__")
+
+
 def run_program(
     program: Callable[[], Any] | None = None,
     *,
@@ -142,22 +170,11 @@ def run_program(
 ) -> ProgramRun:
     """Runs `program` (default: the project's __main__.py) with the given config (keys without
     namespace) and returns every registration. Exceptions from the program propagate."""
-    all_config = {f"{project}:{k}": _config_value(v) for k, v in (config or {}).items()}
-    all_config.update({f"{project}:{k}": v for k, v in (secret_config or {}).items()})
-    pulumi.runtime.set_all_config(all_config, [f"{project}:{k}" for k in (secret_config or {})])
+    set_engine_config(config, secret_config, project)
     mocks = mocks or RealisticMocks()
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
-
-    def main() -> None:
-        if program is not None:
-            program()
-            return
-        if str(REPO) not in sys.path:
-            sys.path.insert(0, str(REPO))
-        runpy.run_path(str(REPO / "__main__.py"), run_name="__pulumi_main__")
-
-    _sync_await(run_pulumi_func(main))
+    _sync_await(run_pulumi_func(lambda: run_main(program)))
     return ProgramRun(monitor.registrations)
 
 

@@ -116,7 +116,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             handle.flush()
             os.fsync(handle.fileno())
         digest = hashlib.sha256(body).hexdigest()
-        self._send(201, (json.dumps({"written": target, "sha256": digest}) + "\n").encode(), "application/json")
+        self._send(
+            201, (json.dumps({"written": target, "sha256": digest}) + "\n").encode(), "application/json"
+        )
 
     def do_POST(self) -> None:  # noqa: N802
         length = int(self.headers.get("Content-Length") or 0)
