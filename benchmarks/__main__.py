@@ -1,6 +1,8 @@
 """`make bench`: every benchmark, one after the other (each prints its own JSON report).
 
-    .venv/bin/python -m benchmarks [name ...]     names: luks_rotation edge_tls policy_analyze_stack program_eval
+    .venv/bin/python -m benchmarks [name ...]
+
+Names: luks_rotation, edge_tls, policy_analyze_stack, program_eval (default: all).
 """
 
 from __future__ import annotations

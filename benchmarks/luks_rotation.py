@@ -70,7 +70,9 @@ def measure(vm: VM, serial: str, repeat: int) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--small", default="64MiB")
     parser.add_argument("--large", default="4GiB")
     parser.add_argument("--repeat", type=int, default=3)
@@ -80,7 +82,9 @@ def main(argv: list[str]) -> int:
         factory = VMFactory(Path(work))
         try:
             vm = factory("luks", name="bench", data_disks={name: size for name, size in sizes.items()})
-            results = {name: {"bytes": size, **measure(vm, name, args.repeat)} for name, size in sizes.items()}
+            results = {
+                name: {"bytes": size, **measure(vm, name, args.repeat)} for name, size in sizes.items()
+            }
         finally:
             factory.close_all()
     small, large = results["small"], results["large"]

@@ -79,18 +79,21 @@ class MiniHost:
     def listen(self, namespace: str, *ports: int) -> None:
         process = subprocess.Popen(
             ["ip", "netns", "exec", namespace, "python3", "-c", LISTENER, *map(str, ports)],
-            stdout=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert process.stdout and process.stdout.readline().strip() == "ready"
         self.listeners.append(process)
 
     def connect(self, namespace: str, address: str, port: int) -> str:
-        return sh("ip", "netns", "exec", namespace, "python3", "-c", CONNECT, address, str(port)).stdout.strip()
+        return sh(
+            "ip", "netns", "exec", namespace, "python3", "-c", CONNECT, address, str(port)
+        ).stdout.strip()
 
     def run_program(self, program: str, name: str, boot_dir: Path) -> subprocess.CompletedProcess[str]:
         # A private mount namespace with a tmpfs on /usr/local/sbin: the boot-time copy the program
         # installs lands there, not on this machine.
-        script = f'mount -t tmpfs tmpfs /usr/local/sbin && {invocation(program, name)}; rc=$?; cp -a /usr/local/sbin/. {boot_dir}/ ; exit $rc'
+        script = f"mount -t tmpfs tmpfs /usr/local/sbin && {invocation(program, name)}; rc=$?; cp -a /usr/local/sbin/. {boot_dir}/ ; exit $rc"
         return sh("ip", "netns", "exec", self.host, "unshare", "--mount", "sh", "-c", script, check=False)
 
     def iptables(self) -> str:
@@ -116,7 +119,9 @@ def minihost() -> Iterator[MiniHost]:
         host.down()
 
 
-def test_containers_cannot_reach_the_host_but_the_host_reaches_them(minihost: MiniHost, tmp_path: Path) -> None:
+def test_containers_cannot_reach_the_host_but_the_host_reaches_them(
+    minihost: MiniHost, tmp_path: Path
+) -> None:
     settings = FirewallSettings(allow_tcp_ports=[9100])
     # Without the firewall the container reaches the host's services on every host address.
     assert minihost.connect(minihost.ctr, BRIDGE_IP, 2222) == "hello 2222"

@@ -130,9 +130,21 @@ def test_preflight_refuses_a_foreign_luks_image(tmp_path: Path) -> None:
     image = tmp_path / "foreign.img"
     subprocess.run(["truncate", "-s", "64M", str(image)], check=True)
     subprocess.run(
-        ["cryptsetup", "luksFormat", "--batch-mode", "--type", "luks2", "--pbkdf", "pbkdf2",
-         "--pbkdf-force-iterations", "1000", "--key-file=-", str(image)],
-        input=b"someone else's key", check=True,
+        [
+            "cryptsetup",
+            "luksFormat",
+            "--batch-mode",
+            "--type",
+            "luks2",
+            "--pbkdf",
+            "pbkdf2",
+            "--pbkdf-force-iterations",
+            "1000",
+            "--key-file=-",
+            str(image),
+        ],
+        input=b"someone else's key",
+        check=True,
     )
     spec = with_source(make_spec(root=tmp_path), image)
     refuses(spec, image, "did not create")
@@ -170,7 +182,9 @@ def test_device_backing_on_a_loop_device(tmp_path: Path) -> None:
     image = tmp_path / "disk.img"
     ext4_image_with_data(image, tmp_path)
     try:
-        loop = subprocess.run(["losetup", "--find", "--show", str(image)], capture_output=True, text=True, check=True).stdout.strip()
+        loop = subprocess.run(
+            ["losetup", "--find", "--show", str(image)], capture_output=True, text=True, check=True
+        ).stdout.strip()
     except subprocess.CalledProcessError as error:
         pytest.fail(f"loop devices are needed for device backing tests: {error.stderr}")
     try:
@@ -202,8 +216,16 @@ def test_rotation_adds_the_new_key_and_removes_the_old(spec) -> None:
 def test_rotation_interrupted_after_adding_the_new_key_is_completed(spec) -> None:
     format_volume(spec, KEY1)
     subprocess.run(
-        ["bash", "-c", 'cryptsetup luksAddKey --batch-mode --pbkdf argon2id --pbkdf-memory 32768 '
-         '--pbkdf-force-iterations 4 --key-file <(printf %s "$1") "$3" <(printf %s "$2")', "add", KEY1, KEY2, spec.source],
+        [
+            "bash",
+            "-c",
+            "cryptsetup luksAddKey --batch-mode --pbkdf argon2id --pbkdf-memory 32768 "
+            '--pbkdf-force-iterations 4 --key-file <(printf %s "$1") "$3" <(printf %s "$2")',
+            "add",
+            KEY1,
+            KEY2,
+            spec.source,
+        ],
         check=True,
     )
     assert key_opens(spec.source, KEY1) and key_opens(spec.source, KEY2)
@@ -242,8 +264,10 @@ def test_header_backup_is_written_once_per_distinct_header_and_restores(spec) ->
     # The documented restore (README): erase every key slot, then restore the latest backup.
     subprocess.run(["cryptsetup", "erase", "--batch-mode", spec.source], check=True)
     assert not key_opens(spec.source, KEY2)
-    subprocess.run(["cryptsetup", "luksHeaderRestore", "--batch-mode", spec.source,
-                    "--header-backup-file", str(latest)], check=True)
+    subprocess.run(
+        ["cryptsetup", "luksHeaderRestore", "--batch-mode", spec.source, "--header-backup-file", str(latest)],
+        check=True,
+    )
     assert key_opens(spec.source, KEY2)
     assert not key_opens(spec.source, KEY1)
 
@@ -285,7 +309,10 @@ class ProcessWatcher:
 
 def test_keys_never_appear_in_argv_environment_or_output(tmp_path: Path) -> None:
     # A slower KDF keeps cryptsetup running long enough to be sampled many times.
-    spec = make_spec(root=tmp_path, encryption={"kdf": {"pbkdf": "argon2id", "memoryKib": 262144, "iterations": 8, "parallel": 1}})
+    spec = make_spec(
+        root=tmp_path,
+        encryption={"kdf": {"pbkdf": "argon2id", "memoryKib": 262144, "iterations": 8, "parallel": 1}},
+    )
     with ProcessWatcher([KEY1, KEY2]) as watcher:
         formatted = run_local(steps(spec, FORMAT_ONLY), stdin=KEY1 + "\n")
         rotated = run_local(steps(spec, CONVERGE_KEYS), stdin=f"{KEY2}\n{KEY1}\n")

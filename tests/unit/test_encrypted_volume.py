@@ -14,7 +14,9 @@ from tests.support.program_runner import ProgramRun, is_secret, load_stack_confi
 
 COMMAND_TYPES = {"command:local:Command", "command:remote:Command"}
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ6b0ETJTxVgcNvE2Sw4V1bXbvo8VkD2q0m9bVvT0m3a"
-SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-real-key-only-a-marker\n-----END OPENSSH PRIVATE KEY-----"
+SSH_KEY = (
+    "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-real-key-only-a-marker\n-----END OPENSSH PRIVATE KEY-----"
+)
 
 
 def dev_run(**overrides: Any) -> ProgramRun:
@@ -70,7 +72,11 @@ def test_docker_volume_binds_the_data_dir_of_its_luks_mount() -> None:
     for volume in run.of_type("docker:index/volume:Volume"):
         name = volume.name
         assert volume.plain("driver") == "local"
-        assert volume.plain("driverOpts") == {"type": "none", "o": "bind", "device": f"/srv/encrypted/{name}/data"}
+        assert volume.plain("driverOpts") == {
+            "type": "none",
+            "o": "bind",
+            "device": f"/srv/encrypted/{name}/data",
+        }
         labels = {item["label"]: item["value"] for item in volume.plain("labels")}
         assert labels["encrypted-platform.luks.mapping"] == f"ep-{name}"
         assert labels["encrypted-platform.luks.mount-point"] == f"/srv/encrypted/{name}"
@@ -96,7 +102,9 @@ def test_passphrases_are_secret_and_reach_the_host_only_on_stdin() -> None:
         assert "environment" not in command.inputs
         for field in ("create", "update", "delete"):
             text = command.plain(field)
-            assert not is_secret(command.inputs[field]), f"{command.name}.{field} should be plain, reviewable text"
+            assert not is_secret(command.inputs[field]), (
+                f"{command.name}.{field} should be plain, reviewable text"
+            )
             for value in values.values():
                 assert value not in text
 
@@ -119,7 +127,9 @@ def test_key_version_bump_keeps_the_previous_passphrase_for_rotation() -> None:
     run = dev_run(encryption={"keyVersion": 2})
     names = {p.name for p in run.of_type("random:index/randomPassword:RandomPassword")}
     assert {"app-db-passphrase-v2", "app-db-passphrase-v1"} <= names
-    passwords = {p.name: p.outputs["result"] for p in run.of_type("random:index/randomPassword:RandomPassword")}
+    passwords = {
+        p.name: p.outputs["result"] for p in run.of_type("random:index/randomPassword:RandomPassword")
+    }
     stdin = reveal(run.by_name("app-db-luks").inputs["stdin"])
     assert stdin == passwords["app-db-passphrase-v2"] + "\n" + passwords["app-db-passphrase-v1"] + "\n"
     assert "EP_KEY_VERSION='2'" in program_of(run.by_name("app-db-luks").plain("create"))
@@ -154,8 +164,14 @@ def test_destroy_on_delete_is_rendered_only_when_asked() -> None:
 def test_ssh_host_uses_remote_commands_and_a_pinned_docker_provider(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     config = {
-        "host": {"mode": "ssh", "address": "192.0.2.7", "port": 2222, "user": "deploy",
-                 "hostKey": HOST_KEY, "become": True},
+        "host": {
+            "mode": "ssh",
+            "address": "192.0.2.7",
+            "port": 2222,
+            "user": "deploy",
+            "hostKey": HOST_KEY,
+            "become": True,
+        },
         "volumes": {"app-db": {"backing": "device", "device": "/dev/vdb"}},
     }
     run = run_program(config=config, secret_config={"sshPrivateKey": SSH_KEY}, stack="prodlike")
@@ -175,7 +191,9 @@ def test_ssh_host_uses_remote_commands_and_a_pinned_docker_provider(tmp_path, mo
     assert Path(identity).stat().st_mode & 0o777 == 0o600
     assert Path(identity).read_text().strip() == SSH_KEY
     assert SSH_KEY not in str(provider.inputs)
-    known_hosts = opts[[i for i, o in enumerate(opts) if o.startswith("UserKnownHostsFile=")][0]].split("=", 1)[1]
+    known_hosts = opts[[i for i, o in enumerate(opts) if o.startswith("UserKnownHostsFile=")][0]].split(
+        "=", 1
+    )[1]
     assert Path(known_hosts).read_text() == "[192.0.2.7]:2222 " + HOST_KEY + "\n"
 
 

@@ -24,7 +24,9 @@ PARAM_LINE = re.compile(r"^(EP_[A-Z_]+)='(.*)'$")
 
 def spec_for(raw: dict | None = None, name: str = "app-db", stack: str = "dev"):
     settings = parse_settings(raw or {})
-    return volume_spec(name, settings.volumes[name], settings.encryption, project="encrypted-platform", stack=stack)
+    return volume_spec(
+        name, settings.volumes[name], settings.encryption, project="encrypted-platform", stack=stack
+    )
 
 
 def params_of(program: str) -> dict[str, str]:
@@ -91,7 +93,9 @@ def test_quotes_in_values_cannot_break_out() -> None:
     assert params_of(text)["EP_MOUNT"] == "/srv/it'\\''s/app-db"
     result = subprocess.run(
         ["bash", "-c", text.split("\n\n# Shared helpers")[0] + '\nprintf %s "$EP_MOUNT"'],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert result.stdout == "/srv/it's/app-db"
 

@@ -30,8 +30,16 @@ def test_sizes_accept_binary_units() -> None:
 
 def test_ssh_host_is_complete() -> None:
     settings = parse_settings(
-        {"host": {"mode": "ssh", "address": "192.0.2.7", "port": 2222, "user": "deploy",
-                  "hostKey": GOOD_HOST_KEY, "become": True}}
+        {
+            "host": {
+                "mode": "ssh",
+                "address": "192.0.2.7",
+                "port": 2222,
+                "user": "deploy",
+                "hostKey": GOOD_HOST_KEY,
+                "become": True,
+            }
+        }
     )
     assert settings.host.port == 2222 and settings.host.become
 
@@ -41,37 +49,85 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str, str]] = [
     ({"volumes": {"app-db": {"size": "big"}}}, "encrypted-platform:volumes.app-db.size", "2GiB"),
     ({"volumes": {"app-db": {"size": "10MiB"}}}, "encrypted-platform:volumes.app-db.size", "at least 64MiB"),
     ({"volumes": {"app-db": {"backing": "device"}}}, "encrypted-platform:volumes.app-db.device", "required"),
-    ({"volumes": {"app-db": {"backing": "device", "device": "/tmp/disk"}}}, "encrypted-platform:volumes.app-db.device", "/dev/"),
-    ({"volumes": {"app-db": {"backing": "tape"}}}, "encrypted-platform:volumes.app-db.backing", "'file' or 'device'"),
+    (
+        {"volumes": {"app-db": {"backing": "device", "device": "/tmp/disk"}}},
+        "encrypted-platform:volumes.app-db.device",
+        "/dev/",
+    ),
+    (
+        {"volumes": {"app-db": {"backing": "tape"}}},
+        "encrypted-platform:volumes.app-db.backing",
+        "'file' or 'device'",
+    ),
     ({"volumes": {"app-db": {"sise": "1GiB"}}}, "encrypted-platform:volumes.app-db.sise", "not permitted"),
-    ({"volumes": {"app-db": {"dataOwner": "postgres"}}}, "encrypted-platform:volumes.app-db.dataOwner", "uid:gid"),
+    (
+        {"volumes": {"app-db": {"dataOwner": "postgres"}}},
+        "encrypted-platform:volumes.app-db.dataOwner",
+        "uid:gid",
+    ),
     ({"volumes": {"app-db": {"dataMode": "rwx"}}}, "encrypted-platform:volumes.app-db.dataMode", "octal"),
-    ({"volumes": {"app-db": {"keyVersion": 0}}}, "encrypted-platform:volumes.app-db.keyVersion", "greater than or equal to 1"),
-    ({"volumes": {"one": {"backing": "device", "device": "/dev/vdb"},
-                  "two": {"backing": "device", "device": "/dev/vdb"}}}, "encrypted-platform:volumes.two.device", "already used"),
+    (
+        {"volumes": {"app-db": {"keyVersion": 0}}},
+        "encrypted-platform:volumes.app-db.keyVersion",
+        "greater than or equal to 1",
+    ),
+    (
+        {
+            "volumes": {
+                "one": {"backing": "device", "device": "/dev/vdb"},
+                "two": {"backing": "device", "device": "/dev/vdb"},
+            }
+        },
+        "encrypted-platform:volumes.two.device",
+        "already used",
+    ),
     ({"host": {"mode": "ssh", "hostKey": GOOD_HOST_KEY}}, "encrypted-platform:host.address", "required"),
     ({"host": {"mode": "ssh", "address": "192.0.2.7"}}, "encrypted-platform:host.hostKey", "required"),
-    ({"host": {"mode": "ssh", "address": "not a host!", "hostKey": GOOD_HOST_KEY}}, "encrypted-platform:host.address", "IP address or a DNS name"),
+    (
+        {"host": {"mode": "ssh", "address": "not a host!", "hostKey": GOOD_HOST_KEY}},
+        "encrypted-platform:host.address",
+        "IP address or a DNS name",
+    ),
     ({"host": {"port": 0}}, "encrypted-platform:host.port", "greater than or equal to 1"),
     ({"host": {"mode": "telnet"}}, "encrypted-platform:host.mode", "'local' or 'ssh'"),
     ({"host": {"hostKey": "AAAA"}}, "encrypted-platform:host.hostKey", "public key"),
-    ({"encryption": {"unlockAtBoot": "tpm"}}, "encrypted-platform:encryption.unlockAtBoot", "'crypttab' or 'manual'"),
+    (
+        {"encryption": {"unlockAtBoot": "tpm"}},
+        "encrypted-platform:encryption.unlockAtBoot",
+        "'crypttab' or 'manual'",
+    ),
     ({"encryption": {"kdf": {"pbkdf": "scrypt"}}}, "encrypted-platform:encryption.kdf.pbkdf", "argon2id"),
     ({"encryption": {"kdf": {"iterations": 4}}}, "encrypted-platform:encryption.kdf.memoryKib", "required"),
-    ({"encryption": {"kdf": {"pbkdf": "pbkdf2", "memoryKib": 65536}}}, "encrypted-platform:encryption.kdf.memoryKib", "pbkdf2"),
-    ({"encryption": {"kdf": {"memoryKib": 1}}}, "encrypted-platform:encryption.kdf.memoryKib", "greater than or equal to 32"),
+    (
+        {"encryption": {"kdf": {"pbkdf": "pbkdf2", "memoryKib": 65536}}},
+        "encrypted-platform:encryption.kdf.memoryKib",
+        "pbkdf2",
+    ),
+    (
+        {"encryption": {"kdf": {"memoryKib": 1}}},
+        "encrypted-platform:encryption.kdf.memoryKib",
+        "greater than or equal to 32",
+    ),
     ({"encryption": {"root": "srv/encrypted"}}, "encrypted-platform:encryption.root", "absolute path"),
     ({"encryption": {"root": "/srv/../etc"}}, "encrypted-platform:encryption.root", "'..'"),
     ({"encryption": {"root": "/"}}, "encrypted-platform:encryption.root", "must not be '/'"),
     ({"encryption": {"keysDir": "/srv/encrypted/keys"}}, "encrypted-platform:encryption.root", "keysDir"),
-    ({"encryption": {"keyVersion": -1}}, "encrypted-platform:encryption.keyVersion", "greater than or equal to 1"),
+    (
+        {"encryption": {"keyVersion": -1}},
+        "encrypted-platform:encryption.keyVersion",
+        "greater than or equal to 1",
+    ),
     ({"encryption": {"filesystem": "btrfs"}}, "encrypted-platform:encryption.filesystem", "ext4"),
     ({"environment": "qa"}, "encrypted-platform:environment", "'dev', 'staging' or 'prod'"),
     ({"volumez": {}}, "encrypted-platform:volumez", "not permitted"),
 ]
 
 
-@pytest.mark.parametrize(("raw", "key", "hint"), BAD_CONFIGS, ids=[c[1].split(":", 1)[1] + f"#{i}" for i, c in enumerate(BAD_CONFIGS)])
+@pytest.mark.parametrize(
+    ("raw", "key", "hint"),
+    BAD_CONFIGS,
+    ids=[c[1].split(":", 1)[1] + f"#{i}" for i, c in enumerate(BAD_CONFIGS)],
+)
 def test_bad_config_names_the_key(raw: dict[str, Any], key: str, hint: str) -> None:
     with pytest.raises(SettingsError) as caught:
         parse_settings(raw)

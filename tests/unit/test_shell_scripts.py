@@ -16,7 +16,9 @@ SHELLCHECK = shutil.which("shellcheck")
 
 
 def repository_scripts() -> list[Path]:
-    tracked = subprocess.run(["git", "ls-files", "*.sh", ".ci/run"], cwd=REPO, capture_output=True, text=True, check=True)
+    tracked = subprocess.run(
+        ["git", "ls-files", "*.sh", ".ci/run"], cwd=REPO, capture_output=True, text=True, check=True
+    )
     files = {REPO / line for line in tracked.stdout.split()}
     files |= set((REPO / "components" / "scripts").rglob("*.sh"))
     return sorted(p for p in files if p.exists())
@@ -28,7 +30,9 @@ def test_shellcheck_is_installed() -> None:
 
 @pytest.mark.parametrize("script", repository_scripts(), ids=lambda p: str(p.relative_to(REPO)))
 def test_script_is_shellcheck_clean(script: Path) -> None:
-    result = subprocess.run([SHELLCHECK or "shellcheck", "-x", "-s", "bash", str(script)], capture_output=True, text=True)
+    result = subprocess.run(
+        [SHELLCHECK or "shellcheck", "-x", "-s", "bash", str(script)], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout
 
 
