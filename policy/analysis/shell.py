@@ -139,6 +139,19 @@ def _read_balanced(s: str, i: int, open_ch: str, close_ch: str) -> int:
     return n
 
 
+def _skip_expansion(s: str, i: int) -> int | None:
+    """If s[i] opens `$(...)` (or `$((...))`), `${...}` or a backquote, the index just after its
+    end; otherwise None. Quoted text inside is skipped whole, so brackets in it do not count."""
+    if s.startswith("$(", i):
+        return _read_balanced(s, i + 2, "(", ")")
+    if s.startswith("${", i):
+        return _read_balanced(s, i + 2, "{", "}")
+    if s[i] == "`":
+        j = s.find("`", i + 1)
+        return len(s) if j < 0 else j + 1
+    return None
+
+
 def _read_dquote(s: str, i: int) -> int:
     """s[i] is just after an opening double quote; returns the index after the closing one."""
     n = len(s)
@@ -149,17 +162,8 @@ def _read_dquote(s: str, i: int) -> int:
             continue
         if c == '"':
             return i + 1
-        if s.startswith("$(", i):
-            i = _read_balanced(s, i + 2, "(", ")")
-            continue
-        if s.startswith("${", i):
-            i = _read_balanced(s, i + 2, "{", "}")
-            continue
-        if c == "`":
-            j = s.find("`", i + 1)
-            i = n if j < 0 else j + 1
-            continue
-        i += 1
+        end = _skip_expansion(s, i)
+        i = i + 1 if end is None else end
     return n
 
 
@@ -260,21 +264,8 @@ def _read_word(s: str, i: int) -> int:
         if c == '"':
             i = _read_dquote(s, i + 1)
             continue
-        if s.startswith("$((", i):
-            i = _read_balanced(s, i + 3, "(", ")")
-            i = min(n, i + 1)
-            continue
-        if s.startswith("$(", i):
-            i = _read_balanced(s, i + 2, "(", ")")
-            continue
-        if s.startswith("${", i):
-            i = _read_balanced(s, i + 2, "{", "}")
-            continue
-        if c == "`":
-            j = s.find("`", i + 1)
-            i = n if j < 0 else j + 1
-            continue
-        i += 1
+        end = _skip_expansion(s, i)
+        i = i + 1 if end is None else end
     return n
 
 

@@ -133,16 +133,17 @@ class Workload:
         return isinstance(value, str) and value.strip().lower() == "true"
 
 
-def _container(resource: Resource) -> Workload:
-    p = resource.props
+def _mounts(raw: Any, *, at: str, prop_key: str) -> list[Mount]:
+    """The `mounts` list of a container or of a Swarm service's container spec (same shape).
+
+    An unknown list, or an unknown entry, is one mount of unknown everything (fail closed)."""
+    if is_unknown(raw):
+        return [Mount(UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, at, prop_key, whole_list_unknown=True)]
     mounts: list[Mount] = []
-    raw_mounts = p.get("mounts")
-    if is_unknown(raw_mounts):
-        mounts.append(Mount(UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, "mounts", "mounts", whole_list_unknown=True))
-    for i, m in enumerate(as_list(raw_mounts) if not is_unknown(raw_mounts) else []):
+    for i, m in enumerate(as_list(raw)):
         if is_unknown(m):
             mounts.append(
-                Mount(UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, f"mounts[{i}]", "mounts", whole_list_unknown=True)
+                Mount(UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, f"{at}[{i}]", prop_key, whole_list_unknown=True)
             )
             continue
         m = m if isinstance(m, dict) else {}
@@ -152,12 +153,18 @@ def _container(resource: Resource) -> Workload:
                 source=m.get("source"),
                 target=m.get("target"),
                 read_only=m.get("readOnly"),
-                field=f"mounts[{i}]",
-                prop_key="mounts",
+                field=f"{at}[{i}]",
+                prop_key=prop_key,
                 driver=get_path(m, "volumeOptions", "driverName"),
                 driver_options=get_path(m, "volumeOptions", "driverOptions"),
             )
         )
+    return mounts
+
+
+def _container(resource: Resource) -> Workload:
+    p = resource.props
+    mounts = _mounts(p.get("mounts"), at="mounts", prop_key="mounts")
     raw_volumes = p.get("volumes")
     if is_unknown(raw_volumes):
         mounts.append(
@@ -280,39 +287,9 @@ def _service(resource: Resource) -> Workload:
     spec = spec if isinstance(spec, dict) else {}
     base = "taskSpec.containerSpec"
 
-    mounts: list[Mount] = []
-    raw_mounts = UNKNOWN if spec_unknown else spec.get("mounts")
-    if is_unknown(raw_mounts):
-        mounts.append(
-            Mount(UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, f"{base}.mounts", "taskSpec", whole_list_unknown=True)
-        )
-    for i, m in enumerate(as_list(raw_mounts) if not is_unknown(raw_mounts) else []):
-        if is_unknown(m):
-            mounts.append(
-                Mount(
-                    UNKNOWN,
-                    UNKNOWN,
-                    UNKNOWN,
-                    UNKNOWN,
-                    f"{base}.mounts[{i}]",
-                    "taskSpec",
-                    whole_list_unknown=True,
-                )
-            )
-            continue
-        m = m if isinstance(m, dict) else {}
-        mounts.append(
-            Mount(
-                kind=m.get("type"),
-                source=m.get("source"),
-                target=m.get("target"),
-                read_only=m.get("readOnly"),
-                field=f"{base}.mounts[{i}]",
-                prop_key="taskSpec",
-                driver=get_path(m, "volumeOptions", "driverName"),
-                driver_options=get_path(m, "volumeOptions", "driverOptions"),
-            )
-        )
+    mounts = _mounts(
+        UNKNOWN if spec_unknown else spec.get("mounts"), at=f"{base}.mounts", prop_key="taskSpec"
+    )
 
     ports: list[Port] = []
     raw_ports = get_path(p, "endpointSpec", "ports")
