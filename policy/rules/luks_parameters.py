@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from analysis.luks import CryptsetupCall, analyze_command
+from analysis.luks import OPEN_ACTIONS, CryptsetupCall, analyze_command
 from analysis.rule import Context, Finding, Rule, unknown_finding
 from analysis.stack import COMMANDS, Resource
 from analysis.values import is_unknown
@@ -124,28 +124,12 @@ def check(ctx: Context) -> Iterator[Finding]:
         field = f"{call.field} (cryptsetup {call.action})"
         if call.action == "luksFormat":
             yield from _check_format(r, call, cfg)
-        elif call.action in (
-            "open",
-            "luksOpen",
-            "create",
-            "plainOpen",
-            "tcryptOpen",
-            "bitlkOpen",
-            "loopaesOpen",
-            "fvault2Open",
-        ):
+        elif call.action in OPEN_ACTIONS:
             if "--test-passphrase" in call.flags:
                 continue
             declared, resolved = _value(call, "--type")
-            kind = {
-                "create": "plain",
-                "plainOpen": "plain",
-                "tcryptOpen": "tcrypt",
-                "bitlkOpen": "bitlk",
-                "loopaesOpen": "loopaes",
-                "fvault2Open": "fvault2",
-                "luksOpen": "luks",
-            }.get(call.action, declared or "luks")
+            # An action that implies its type (plainOpen, luksOpen...) wins over --type.
+            kind = OPEN_ACTIONS[call.action] or declared or "luks"
             if not resolved:
                 yield Finding(
                     r,
