@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pulumi
 import pulumi_docker as docker
@@ -111,17 +111,7 @@ class TraefikEdgeArgs:
 
 def container_layout(args: TraefikEdgeArgs) -> TraefikLayout:
     """The container layout with the backend host names filled in."""
-    base = args.layout
-    return TraefikLayout(
-        config_dir=base.config_dir,
-        secrets_dir=base.secrets_dir,
-        logs_dir=base.logs_dir,
-        web_address=base.web_address,
-        websecure_address=base.websecure_address,
-        ping_address=base.ping_address,
-        backend_hosts=dict(args.backend_hosts),
-        acme_ca_certificates=base.acme_ca_certificates,
-    )
+    return replace(args.layout, backend_hosts=dict(args.backend_hosts))
 
 
 def validate(args: TraefikEdgeArgs) -> list[str]:
