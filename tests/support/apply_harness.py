@@ -59,6 +59,7 @@ from .acting_mocks import (
     deploy,
 )
 from .analyzer import CapturedResource, CapturedStack, captured_resource
+from .docker_ssh import ssh_docker_client
 from .program_runner import PROJECT, ProgramRun, engine_config
 
 SSH = "/usr/bin/ssh"
@@ -213,9 +214,7 @@ class SshDockerProviderExecutor(DockerProviderExecutor):
         path = os.environ.get("PATH", "")
         if not path.startswith(f"{wrapper_dir}:"):
             os.environ["PATH"] = f"{wrapper_dir}:{path}"
-        return docker.DockerClient(
-            base_url=host, use_ssh_client=True, version="1.41", timeout=300, max_pool_size=8
-        )
+        return ssh_docker_client(host, timeout=300, max_pool_size=8, version="1.41")
 
     def create(self, ctx: Context, req: Request) -> tuple[str, dict[str, Any]]:
         if not req.inputs.get("host"):

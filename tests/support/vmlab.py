@@ -981,14 +981,14 @@ class VM:
         return self.forwarded[guest_port]
 
     def docker_client(self, timeout: int = 180) -> Any:
-        """A docker SDK client over the system ssh (use_ssh_client=True) for this boot. The
+        """A docker SDK client over the system ssh (see docker_ssh.py) for this boot. The
         wrapper that gives ssh this VM's config goes first on PATH (see docker-sdk-ssh)."""
         if self.flavour != "docker":
             raise VMError("docker_client() needs the docker flavour")
         if not self.running:
             raise VMError(f"{self.name} is not running")
         if self._docker is None:
-            import docker
+            from .docker_ssh import ssh_docker_client
 
             _, configs = _sdk_ssh_dirs()
             registered = configs / f"{self.ssh_port}.config"
@@ -998,9 +998,7 @@ class VM:
             os.symlink(self.ssh_config, tmp)
             os.replace(tmp, registered)
             self._registered_config = registered
-            self._docker = docker.DockerClient(
-                base_url=self.docker_host, use_ssh_client=True, timeout=timeout, max_pool_size=4
-            )
+            self._docker = ssh_docker_client(self.docker_host, timeout=timeout, max_pool_size=4)
         return self._docker
 
     def _forget_docker(self) -> None:
