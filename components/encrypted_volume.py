@@ -41,6 +41,15 @@ def volume_labels(spec: LuksVolumeSpec) -> dict[str, str]:
     }
 
 
+def manual_unlock_request(command_line: str) -> str:
+    """The converge step as an `update` that differs on every run, so that every `pulumi up`
+    re-opens volumes a reboot locked. A per-run value in `update` makes the provider run `update`;
+    one in `triggers` would make it REPLACE the command: create the new one, then run the old one's
+    delete program, which unmounts and closes the volume under the running containers. The value
+    is a trailing comment of the command line: the login shell drops it, the program never sees it."""
+    return f"{command_line} # unlock request {uuid.uuid4().hex}"
+
+
 class EncryptedVolume(pulumi.ComponentResource):
     """Children: the passphrase(s) (random, secret), the LUKS command on the host (create =
     converge, delete = unmount and close), an optional re-encryption command, and the
@@ -52,27 +61,30 @@ class EncryptedVolume(pulumi.ComponentResource):
         self.spec = spec
         become = args.host.become
 
-        # One passphrase per key version. The previous version's passphrase stays in the program
-        # (unchanged, so Pulumi keeps its value) for the rotation that follows a version bump.
-        current = self._passphrase(name, spec.key_version)
+        # One passphrase per key version: the current one and the previous one (for the rotation
+        # that follows a version bump) reach the host; both are protected, because a passphrase the
+        # engine deletes is a volume nobody can open again (in manual mode the state holds the only
+        # copy). The one before them is still declared, unprotected, so that the next bump may
+        # delete it; any other version still in the state stays protected and makes a keyVersion
+        # jump or decrease fail instead of losing the key that opens the header.
+        protect = not spec.destroy_data
+        current = self._passphrase(name, spec.key_version, protect=protect)
         keys = [current.result]
         if spec.key_version > 1:
-            keys.append(self._passphrase(name, spec.key_version - 1).result)
+            keys.append(self._passphrase(name, spec.key_version - 1, protect=protect).result)
+        if spec.key_version > 2:
+            self._passphrase(name, spec.key_version - 2, protect=False)
         stdin: pulumi.Output[str] = pulumi.Output.secret(
             pulumi.Output.all(*keys).apply(lambda ks: "\n".join(ks) + "\n")
         )
 
         ensure = invocation(render_program("ensure", spec), f"ep-luks-ensure-{name}", become=become)
-        # Manual unlock: every `pulumi up` runs the (idempotent) converge step, which is how an
-        # operator unlocks the volumes after a reboot.
-        triggers = [uuid.uuid4().hex] if spec.unlock_at_boot == "manual" else None
         self.luks = args.host.run(
             f"{name}-luks",
             create=ensure,
-            update=ensure,
+            update=manual_unlock_request(ensure) if spec.unlock_at_boot == "manual" else ensure,
             delete=invocation(render_program("delete", spec), f"ep-luks-delete-{name}", become=become),
             stdin=stdin,
-            triggers=triggers,
             opts=pulumi.ResourceOptions(parent=self),
         )
         depends: list[pulumi.Resource] = [self.luks]
@@ -109,10 +121,10 @@ class EncryptedVolume(pulumi.ComponentResource):
             }
         )
 
-    def _passphrase(self, name: str, version: int) -> random.RandomPassword:
+    def _passphrase(self, name: str, version: int, *, protect: bool) -> random.RandomPassword:
         return random.RandomPassword(
             f"{name}-passphrase-v{version}",
             length=PASSPHRASE_LENGTH,
             special=False,
-            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result"]),
+            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result"], protect=protect),
         )

@@ -56,6 +56,7 @@ class Registration:
     dependencies: list[str]
     property_dependencies: dict[str, list[str]]
     outputs: dict[str, Any] = field(default_factory=dict)
+    protect: bool = False
 
     def plain(self, key: str, default: Any = None) -> Any:
         return reveal(self.inputs.get(key, default))
@@ -104,6 +105,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     dependencies=list(request.dependencies),
                     property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
                     outputs=self.resources[response.urn].state if response.urn in self.resources else {},
+                    protect=bool(request.protect),
                 )
             )
         return response

@@ -135,12 +135,32 @@ def test_key_version_bump_keeps_the_previous_passphrase_for_rotation() -> None:
     assert "EP_KEY_VERSION='2'" in program_of(run.by_name("app-db-luks").plain("create"))
 
 
-def test_manual_unlock_reruns_the_converge_step_every_up() -> None:
+def test_manual_unlock_reruns_the_converge_step_every_up_without_replacing_the_command() -> None:
     first = dev_run(encryption={"unlockAtBoot": "manual"})
     second = dev_run(encryption={"unlockAtBoot": "manual"})
     a, b = first.by_name("app-db-luks"), second.by_name("app-db-luks")
-    assert a.plain("triggers") and a.plain("triggers") != b.plain("triggers")
+    # pulumi-command replaces a Command whose `triggers` change (and then runs the old one's
+    # delete program: unmount and close); a changed `update` only runs `update`.
+    assert "triggers" not in a.inputs and "triggers" not in b.inputs
+    assert a.plain("create") == b.plain("create") and a.plain("delete") == b.plain("delete")
+    assert a.plain("update") != b.plain("update")
+    assert program_of(a.plain("update")) == program_of(a.plain("create"))
     assert "EP_UNLOCK_AT_BOOT='manual'" in program_of(a.plain("create"))
+    # What differs is a comment of the outer shell: the program's argv is the converge step's.
+    assert shlex.split(a.plain("update"), comments=True) == shlex.split(a.plain("create"))
+
+
+def test_passphrases_that_may_open_a_header_are_protected() -> None:
+    run = dev_run(encryption={"keyVersion": 3})
+    passphrases = {p.name: p for p in run.of_type("random:index/randomPassword:RandomPassword")}
+    assert passphrases["app-db-passphrase-v3"].protect and passphrases["app-db-passphrase-v2"].protect
+    # Two versions back: already revoked by the last rotation, declared unprotected so that the
+    # next bump may delete it.
+    assert not passphrases["app-db-passphrase-v1"].protect
+    assert "app-db-passphrase-v0" not in passphrases
+    # A volume whose data is erased on removal has nothing a lost passphrase could lock away.
+    erased = dev_run(volumes={"app-db": {"size": "1GiB", "destroyDataOnDelete": True}})
+    assert not erased.by_name("app-db-passphrase-v1").protect
 
 
 def test_reencryption_is_opt_in_and_runs_after_the_luks_command() -> None:
