@@ -52,6 +52,11 @@ class VolumeFileSpec:
     mode: str = "0400"
     dir_mode: str = "0700"
     secret: bool = True  # secrets: owner-only modes; other files: nobody else may write
+    # The LUKS UUID of the volume: part of the program text, so a new volume (another UUID, so it
+    # starts empty) changes the command and the provider runs `update`, which writes the file
+    # again. Not a trigger: a changed trigger replaces the command, and the old command's delete
+    # program would then remove the file its replacement had just written.
+    luks_uuid: str = ""
 
     def __post_init__(self) -> None:
         parts = self.relative_path.split("/")
@@ -80,6 +85,7 @@ class VolumeFileSpec:
             "EP_NAME": self.name,
             "EP_MOUNT": self.mount,
             "EP_MAPPER": self.mapper,
+            "EP_LUKS_UUID": self.luks_uuid,
             "EP_DATA_DIR": self.data_dir,
             "EP_RELATIVE_PATH": self.relative_path,
             "EP_OWNER": self.owner,
@@ -114,6 +120,7 @@ def spec_for(
         name=name,
         mount=volume.spec.mount,
         mapper=volume.spec.mapper,
+        luks_uuid=volume.spec.uuid,
         data_dir=volume.spec.data_dir,
         relative_path=relative_path,
         owner=owner,
@@ -147,8 +154,6 @@ def _command(
         update=create,
         delete=delete,
         stdin=stdin,
-        # A new LUKS volume (another UUID) starts empty: write again.
-        triggers=[volume.spec.uuid],
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[volume]),
     )
 

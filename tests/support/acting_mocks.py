@@ -544,7 +544,9 @@ class CommandExecutor(Executor):
         "interpreter": HONOURED,
         "addPreviousOutputInEnv": HONOURED,
     }
-    replace_on = frozenset({"triggers", "interpreter"})
+    # pulumi-command marks only `triggers` replace-on-change and has no custom diff: any other
+    # changed input runs `update` (or `create` when there is no `update`).
+    replace_on = frozenset({"triggers"})
 
     def __init__(self, luks: LuksDataDirStandIn | None = None) -> None:
         self.luks = luks or LuksDataDirStandIn()
@@ -1100,6 +1102,7 @@ class ActingMocks(pulumi.runtime.Mocks):
         self.executors = dict(executors or default_executors())
         self.state: dict[str, Recorded] = {}  # the previous run's resources, by URN
         self.current: dict[str, Recorded] = {}
+        self.replaced_pending_delete: list[Recorded] = []  # old halves of replacements, this run
         self.order: list[str] = []  # creation order of the current state (for deletes)
         self.report = RunReport()
         self.errors: list[BaseException] = []
@@ -1112,6 +1115,7 @@ class ActingMocks(pulumi.runtime.Mocks):
 
     def begin(self) -> None:
         self.current = {}
+        self.replaced_pending_delete = []
         self.report = RunReport()
         self.errors = []
 
@@ -1149,8 +1153,11 @@ class ActingMocks(pulumi.runtime.Mocks):
                 executor.delete(self.context, previous)
                 rid, outputs = executor.create(self.context, req)
             else:
+                # Create before delete: the engine deletes the replaced resource at the end of
+                # the run, after its dependents have been updated.
                 rid, outputs = executor.create(self.context, req)
-                executor.delete(self.context, previous)
+                with self._lock:
+                    self.replaced_pending_delete.append(previous)
             self.report.replaced.append(req.urn)
         else:
             rid, outputs = executor.update(self.context, req, previous)
@@ -1162,6 +1169,9 @@ class ActingMocks(pulumi.runtime.Mocks):
     def finish(self) -> RunReport:
         """Deletes what the previous run had and this run did not declare; the current run
         becomes the state the next run is compared with."""
+        for recorded in reversed(self.replaced_pending_delete):
+            self.executors[recorded.request.type].delete(self.context, recorded)
+        self.replaced_pending_delete = []
         gone = [urn for urn in reversed(self.order) if urn in self.state and urn not in self.current]
         for urn in gone:
             recorded = self.state[urn]
