@@ -8,14 +8,24 @@ Design notes (each checked against the real binary, see tests/edge/):
 - TLS hardening lives in `tls.options.default`: every router uses it, and Traefik falls back to
   `default` anyway when two routers give one host different options.
 - HTTP -> HTTPS is an entrypoint redirection; Traefik's ACME HTTP-01 router still answers on web.
+- Every router has an explicit priority: the longest route path wins (as Traefik's default, the
+  rule length, would for rules of one shape), and within one route the guard router below decides.
+  Rule lengths are not used because the guard routers' extra matchers would skew them.
 - A WebSocket route is two routers on the same host and path: the allowed one adds an Origin
-  rule (so it is longer, hence higher priority) and a forwardAuth session check; the fallback
-  answers 403 to every other origin, instead of the silent 404 of an unmatched rule.
+  rule and a forwardAuth session check; the fallback answers 403 to every other origin, instead
+  of the silent 404 of an unmatched rule.
+- An upgrade request (any `Upgrade` header: websocket, h2c, ...) is refused with 403 everywhere
+  but on a declared WebSocket route: each other route has a guard router for upgrades of its own
+  host and path, and a catch-all guard covers unrouted paths and hosts. Traefik's Path and
+  PathPrefix matchers are case-sensitive, so `/WS` is not the `/ws` route and gets the guard.
 - A last-resort router gives unknown paths a 404 that still carries the security headers.
+- Rule values are refused unless they are printable ASCII without backquotes: a rule is parsed by
+  Traefik, so a value must never be able to end its quoting or carry a line break.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +53,17 @@ HEADERS_MIDDLEWARE = "security-headers"
 FORBIDDEN_MIDDLEWARE = "forbidden"
 WEBSOCKET_AUTH_MIDDLEWARE = "websocket-session"
 NOT_FOUND_ROUTER = "not-found"
+UPGRADE_REFUSED_ROUTER = "upgrade-refused"
+UPGRADE_GUARD_SUFFIX = "-upgrade-refused"
+FORBIDDEN_ORIGIN_SUFFIX = "-forbidden-origin"
+# Any non-empty Upgrade header: Go's reverse proxy switches protocols for whatever it names.
+UPGRADE_RULE = "HeaderRegexp(`Upgrade`, `.`)"
+# Priorities: not-found (1) < catch-all upgrade guard (2) < every route's routers, ordered by the
+# route path's length first, then by the router's tier within its route.
+NOT_FOUND_PRIORITY = 1
+UPGRADE_REFUSED_PRIORITY = 2
+ROUTE_PRIORITY_BASE = 10
+ROUTE_TIERS = 2  # 0: the route / a WebSocket route's forbidden-origin router; 1: its guard / allowed router
 # Traefik's built-in service that answers every request without a backend (with 418).
 NOOP_SERVICE = "noop@internal"
 NOOP_STATUS = 418
@@ -222,10 +243,21 @@ def headers_middleware(settings: EdgeSettings) -> dict[str, Any]:
     }
 
 
+_RULE_VALUE = re.compile(r"[\x21-\x5f\x61-\x7e]+")  # printable ASCII without space and backquote
+
+
 def _quote(value: str) -> str:
-    if "`" in value:
-        raise ValueError(f"backtick in a Traefik rule value: {value!r}")
+    """A rule value in Traefik's backquotes. Settings validate every value; this refuses what
+    could still end the quoting or break the rule (backquote, space, control or non-ASCII)."""
+    if not _RULE_VALUE.fullmatch(value):
+        raise ValueError(f"not allowed in a Traefik rule value (printable ASCII, no backquote): {value!r}")
     return f"`{value}`"
+
+
+def route_priority(route: RouteSettings, tier: int) -> int:
+    """Longer paths win over shorter ones on the same host; `tier` orders a route's own routers."""
+    assert 0 <= tier < ROUTE_TIERS
+    return ROUTE_PRIORITY_BASE + ROUTE_TIERS * len(route.path) + tier
 
 
 def origin_regexp(origins: list[str]) -> str:
@@ -272,6 +304,12 @@ def render_dynamic(settings: EdgeSettings, layout: TraefikLayout) -> dict[str, A
             entry["priority"] = priority
         return entry
 
+    def add(name: str, entry: dict[str, Any]) -> None:
+        # A route named like another route's guard router must not replace it silently.
+        if name in routers:
+            raise ValueError(f"two Traefik routers named {name!r} (rename the route)")
+        routers[name] = entry
+
     websocket_routes = False
     for name, route in sorted(settings.routes.items()):
         backend = backend_service_name(route)
@@ -283,12 +321,41 @@ def render_dynamic(settings: EdgeSettings, layout: TraefikLayout) -> dict[str, A
         }
         rule = route_rule(route)
         if not route.websocket:
-            routers[name] = router(rule, backend, [], router_tls)
+            add(name, router(rule, backend, [], router_tls, route_priority(route, 0)))
+            add(
+                f"{name}{UPGRADE_GUARD_SUFFIX}",
+                router(
+                    f"{rule} && {UPGRADE_RULE}",
+                    NOOP_SERVICE,
+                    [FORBIDDEN_MIDDLEWARE],
+                    router_tls,
+                    route_priority(route, 1),
+                ),
+            )
             continue
         websocket_routes = True
         origin_rule = f"HeaderRegexp(`Origin`, {_quote(origin_regexp(settings.websocket.allowed_origins))})"
-        routers[name] = router(f"{rule} && {origin_rule}", backend, [WEBSOCKET_AUTH_MIDDLEWARE], router_tls)
-        routers[f"{name}-forbidden-origin"] = router(rule, NOOP_SERVICE, [FORBIDDEN_MIDDLEWARE], router_tls)
+        add(
+            name,
+            router(
+                f"{rule} && {origin_rule}",
+                backend,
+                [WEBSOCKET_AUTH_MIDDLEWARE],
+                router_tls,
+                route_priority(route, 1),
+            ),
+        )
+        add(
+            f"{name}{FORBIDDEN_ORIGIN_SUFFIX}",
+            router(rule, NOOP_SERVICE, [FORBIDDEN_MIDDLEWARE], router_tls, route_priority(route, 0)),
+        )
+
+    # Upgrades of paths no route claims (and of unknown hosts): 403, above the 404.
+    add(
+        UPGRADE_REFUSED_ROUTER,
+        router(UPGRADE_RULE, NOOP_SERVICE, [FORBIDDEN_MIDDLEWARE], {}, priority=UPGRADE_REFUSED_PRIORITY),
+    )
+    middlewares[FORBIDDEN_MIDDLEWARE] = {"ipAllowList": {"sourceRange": [NO_CLIENT_RANGE]}}
 
     if websocket_routes:
         auth = settings.websocket.auth
@@ -302,11 +369,11 @@ def render_dynamic(settings: EdgeSettings, layout: TraefikLayout) -> dict[str, A
         if auth.response_headers:
             forward_auth["authResponseHeaders"] = list(auth.response_headers)
         middlewares[WEBSOCKET_AUTH_MIDDLEWARE] = {"forwardAuth": forward_auth}
-        middlewares[FORBIDDEN_MIDDLEWARE] = {"ipAllowList": {"sourceRange": [NO_CLIENT_RANGE]}}
 
     # Lowest priority: whatever no route claims gets Traefik's 404, with the security headers.
-    routers[NOT_FOUND_ROUTER] = router(
-        "PathPrefix(`/`)", NOOP_SERVICE, [NOT_FOUND_MIDDLEWARE], {}, priority=1
+    add(
+        NOT_FOUND_ROUTER,
+        router("PathPrefix(`/`)", NOOP_SERVICE, [NOT_FOUND_MIDDLEWARE], {}, priority=NOT_FOUND_PRIORITY),
     )
     middlewares[NOT_FOUND_MIDDLEWARE] = {
         "errors": {

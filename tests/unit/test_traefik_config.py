@@ -15,12 +15,14 @@ from components.traefik_config import (
     HEADERS_MIDDLEWARE,
     INTERMEDIATE_CIPHER_SUITES,
     NOT_FOUND_ROUTER,
+    UPGRADE_REFUSED_ROUTER,
     TraefikLayout,
     origin_regexp,
     redirect_target,
     render_dynamic,
     render_files,
     render_static,
+    route_rule,
     to_yaml,
 )
 from tests.support.edgelab import make_pki
@@ -157,7 +159,18 @@ def test_tls_1_3_only(tls: dict[str, str]) -> None:
 def test_every_router_is_tls_on_websecure_with_the_headers_middleware_first() -> None:
     for mode in (ACME, {"mode": "dev"}):
         routers = render_dynamic(settings(certificates=mode), LAYOUT)["http"]["routers"]
-        assert set(routers) == {"app", "api", "admin", "events", "events-forbidden-origin", NOT_FOUND_ROUTER}
+        assert set(routers) == {
+            "app",
+            "app-upgrade-refused",
+            "api",
+            "api-upgrade-refused",
+            "admin",
+            "admin-upgrade-refused",
+            "events",
+            "events-forbidden-origin",
+            UPGRADE_REFUSED_ROUTER,
+            NOT_FOUND_ROUTER,
+        }
         for name, router in routers.items():
             assert router["entryPoints"] == ["websecure"], name
             assert router["middlewares"][0] == HEADERS_MIDDLEWARE, name
@@ -232,8 +245,8 @@ def test_websocket_route_checks_origin_then_session_and_forbids_the_rest() -> No
         base
         + " && HeaderRegexp(`Origin`, `^(https://admin\\.example\\.test:8443|https://app\\.example\\.test)$`)"
     )
-    # Traefik's default priority is the rule length: the origin-checked router always wins.
-    assert len(allowed["rule"]) > len(forbidden["rule"])
+    # Explicit priorities: the origin-checked router wins over its fallback.
+    assert allowed["priority"] == forbidden["priority"] + 1
     assert allowed["middlewares"] == [HEADERS_MIDDLEWARE, "websocket-session"]
     assert forbidden["middlewares"] == [HEADERS_MIDDLEWARE, "forbidden"]
     assert forbidden["service"] == "noop@internal"
@@ -276,7 +289,60 @@ def test_unrouted_requests_get_a_404_with_headers_at_the_lowest_priority() -> No
 def test_no_websocket_middlewares_without_websocket_routes() -> None:
     plain = EdgeSettings.model_validate({"routes": {"app": ROUTES["app"]}, "certificates": ACME})
     http = render_dynamic(plain, LAYOUT)["http"]
-    assert set(http["middlewares"]) == {HEADERS_MIDDLEWARE, "not-found"}
+    assert set(http["middlewares"]) == {HEADERS_MIDDLEWARE, "forbidden", "not-found"}
+
+
+def test_every_other_route_refuses_upgrades_with_a_guard_above_it() -> None:
+    http = render_dynamic(settings(), LAYOUT)["http"]
+    routers = http["routers"]
+    for name in ("app", "api", "admin"):
+        route, guard = routers[name], routers[f"{name}-upgrade-refused"]
+        assert guard["rule"] == route["rule"] + " && HeaderRegexp(`Upgrade`, `.`)"
+        assert guard["priority"] == route["priority"] + 1
+        assert guard["service"] == "noop@internal"
+        assert guard["middlewares"] == [HEADERS_MIDDLEWARE, "forbidden"]
+    catch_all = routers[UPGRADE_REFUSED_ROUTER]
+    assert catch_all["rule"] == "HeaderRegexp(`Upgrade`, `.`)"
+    assert catch_all["middlewares"] == [HEADERS_MIDDLEWARE, "forbidden"]
+    assert routers[NOT_FOUND_ROUTER]["priority"] < catch_all["priority"]
+    assert catch_all["priority"] < min(
+        r["priority"]
+        for n, r in routers.items()
+        if n
+        not in (
+            UPGRADE_REFUSED_ROUTER,
+            NOT_FOUND_ROUTER,
+        )
+    )
+
+
+def test_a_longer_route_path_outranks_every_router_of_a_shorter_one_on_the_same_host() -> None:
+    routers = render_dynamic(settings(), LAYOUT)["http"]["routers"]
+    # "/" < "/ws" == "/api" in length; each route's own routers sit above every router of "/".
+    assert min(routers[n]["priority"] for n in ("events", "events-forbidden-origin")) > max(
+        routers[n]["priority"] for n in ("app", "app-upgrade-refused")
+    )
+    assert (
+        min(routers[n]["priority"] for n in ("api", "api-upgrade-refused"))
+        > routers["app-upgrade-refused"]["priority"]
+    )
+
+
+def test_a_route_named_like_a_guard_router_is_refused() -> None:
+    clash = {"app": ROUTES["app"], "app-upgrade-refused": {**ROUTES["api"], "path": "/other"}}
+    with pytest.raises(ValueError, match="two Traefik routers named 'app-upgrade-refused'"):
+        render_dynamic(EdgeSettings.model_validate({"routes": clash, "certificates": ACME}), LAYOUT)
+
+
+@pytest.mark.parametrize("path", ["/ws\n", "/ws`) || Path(`/", "/w s", "/ws\t", "/w\u00e9"])
+def test_the_renderer_refuses_a_rule_value_that_could_break_out_of_its_quoting(path: str) -> None:
+    """Settings validate paths; the renderer still never emits a rule from a value it cannot quote."""
+    route = EdgeSettings.model_validate({"routes": {"app": ROUTES["app"]}, "certificates": ACME}).routes[
+        "app"
+    ]
+    unvalidated = route.model_copy(update={"path": path})
+    with pytest.raises(ValueError, match="not allowed in a Traefik rule value"):
+        route_rule(unvalidated)
 
 
 def test_files_are_yaml_of_the_rendered_documents_at_the_container_paths() -> None:
