@@ -24,10 +24,12 @@ def repository_scripts() -> list[Path]:
     return sorted(p for p in files if p.exists())
 
 
+@pytest.mark.needs("shellcheck")
 def test_shellcheck_is_installed() -> None:
     assert SHELLCHECK, "shellcheck is missing: run scripts/install-test-deps.sh"
 
 
+@pytest.mark.needs("shellcheck")
 @pytest.mark.parametrize("script", repository_scripts(), ids=lambda p: str(p.relative_to(REPO)))
 def test_script_is_shellcheck_clean(script: Path) -> None:
     result = subprocess.run(
@@ -36,10 +38,11 @@ def test_script_is_shellcheck_clean(script: Path) -> None:
     assert result.returncode == 0, result.stdout
 
 
+@pytest.mark.needs("shellcheck")
 @pytest.mark.parametrize("program", PROGRAMS)
 @pytest.mark.parametrize("backing", ["file", "device"])
 def test_rendered_program_is_shellcheck_clean(program: str, backing: str, tmp_path: Path) -> None:
-    volume = {"backing": "device", "device": "/dev/vdb"} if backing == "device" else {}
+    volume = {"backing": "device", "device": "/dev/disk/by-id/virtio-app-db"} if backing == "device" else {}
     settings = parse_settings({"volumes": {"app-db": volume}})
     spec = volume_spec("app-db", settings.volumes["app-db"], settings.encryption, project="p", stack="s")
     path = tmp_path / f"{program}.sh"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from typing import Any
 
@@ -26,7 +25,7 @@ def settings(version: str = "20.10.24") -> Any:
     )
 
 
-@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is in .ci/apt-packages")
+@pytest.mark.needs("shellcheck")
 def test_rendered_preflight_is_shellcheck_clean() -> None:
     result = subprocess.run(
         ["shellcheck", "-s", "bash", "-"],

@@ -49,12 +49,14 @@ def pulumi_steps(workflow: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
+@pytest.mark.needs("actionlint")
 def test_workflows_pass_actionlint() -> None:
     assert {p.name for p in WORKFLOWS} >= {"tests.yml", "preview.yml", "deploy.yml"}
     findings = actionlint(*WORKFLOWS)
     assert findings == [], json.dumps(findings, indent=1)
 
 
+@pytest.mark.needs("actionlint")
 def test_actionlint_rejects_a_broken_workflow(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yml"
     broken.write_text(
