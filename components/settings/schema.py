@@ -1,7 +1,8 @@
 """Pulumi.yaml's `config:` declarations, generated from the settings models.
 
 The models are the single source of truth for types, defaults and descriptions; Pulumi.yaml
-repeats them for the CLI (`pulumi config`, stack validation). Regenerate after a change:
+repeats them for the CLI (`pulumi config`, stack validation). The secret keys (SECRET_KEYS) are
+declared `secret: true`, without a default. Regenerate after a change:
 
     python -m components.settings.schema --write
 (tests/unit/test_pulumi_yaml.py fails while Pulumi.yaml is out of date.)
@@ -45,11 +46,15 @@ def config_declarations() -> dict[str, dict[str, Any]]:
             "description": field.description or name,
             "default": default,
         }
+    # A secret key has no default: Pulumi would apply a default as a plain value, which a
+    # `secret: true` key rejects. So every stack sets each one, with --secret (empty if unused);
+    # Pulumi refuses a plain value for them.
     for key, description in SECRET_KEYS.items():
         declarations[key] = {
             "type": "string",
-            "description": f"{description} Set with --secret. Empty means unset.",
-            "default": "",
+            "description": f"{description} Every stack sets it: pulumi config set --secret {key} ... "
+            "(an empty value when unused).",
+            "secret": True,
         }
     return declarations
 

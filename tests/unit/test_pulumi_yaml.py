@@ -32,8 +32,25 @@ def test_every_key_is_declared_with_type_default_and_description() -> None:
     for key, declaration in declared.items():
         assert declaration["type"] in {"string", "integer", "boolean", "array", "object"}, key
         assert declaration["description"], key
-        assert "default" in declaration, key
+        if key not in SECRET_KEYS:
+            assert "default" in declaration and "secret" not in declaration, key
     assert declared == config_declarations()
+
+
+@pytest.mark.parametrize("key", sorted(SECRET_KEYS))
+def test_secret_keys_are_declared_secret_without_a_plain_default(key: str) -> None:
+    declaration = PROJECT_FILE["config"][key]
+    assert declaration["secret"] is True
+    assert "default" not in declaration, "Pulumi applies a default as a plain value"
+    assert f"pulumi config set --secret {key}" in declaration["description"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_stack_files_never_hold_a_secret_key_in_plain(stack: str) -> None:
+    raw = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
+    for key in SECRET_KEYS:
+        value = raw.get(f"{PROJECT}:{key}")
+        assert value is None or (isinstance(value, dict) and set(value) == {"secure"}), key
 
 
 def test_declared_defaults_are_valid_settings() -> None:
