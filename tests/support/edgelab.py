@@ -1182,6 +1182,47 @@ async def _websocket_attempt(
         return int(exc.response.status_code)
 
 
+def websocket_status(
+    port: int,
+    host: str,
+    path: str,
+    *,
+    ca_file: Path,
+    origin: str | None,
+    cookie: str | None,
+) -> int:
+    """One wss:// attempt: 101 only after a verified echo round trip, else the refusal's status."""
+    return asyncio.run(_websocket_attempt(port, host, path, client_context(ca_file), origin, cookie))
+
+
+def raw_upgrade_status(
+    port: int,
+    host: str,
+    path: str,
+    *,
+    tls: ssl.SSLContext,
+    upgrade: str,
+    origin: str | None = None,
+    cookie: str | None = None,
+) -> int:
+    """An HTTP/1.1 request asking to switch to `upgrade` (websocket, h2c, ...): the status line."""
+    headers = {"Connection": "Upgrade", "Upgrade": upgrade}
+    if upgrade.lower() == "websocket":
+        headers |= {"Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+    if upgrade.lower() == "h2c":
+        headers |= {"Connection": "Upgrade, HTTP2-Settings", "HTTP2-Settings": "AAMAAABkAAQAoAAAAAIAAAAA"}
+    if origin is not None:
+        headers["Origin"] = origin
+    if cookie is not None:
+        headers["Cookie"] = cookie
+    raw = socket.create_connection((LOOPBACK, port), timeout=10)
+    with tls.wrap_socket(raw, server_hostname=host) as sock:
+        lines = [f"GET {path} HTTP/1.1", f"Host: {host}", *(f"{k}: {v}" for k, v in headers.items())]
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        status_line = sock.makefile("rb").readline().decode("latin-1")
+    return int(status_line.split()[1])
+
+
 def plain_websocket_upgrade(port: int, host: str, path: str, origin: str) -> tuple[int, str | None]:
     """A ws:// upgrade request on the web entrypoint: (status, Location)."""
     response = request(
