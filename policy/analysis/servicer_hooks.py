@@ -118,7 +118,8 @@ def install() -> bool:
     try:
         from pulumi_policy import policy as sdk
 
-        servicer = sdk._PolicyAnalyzerServicer  # noqa: SLF001 - see module docstring
+        # Any: the methods are replaced on the class below, which mypy would refuse on its type.
+        servicer: Any = sdk._PolicyAnalyzerServicer  # noqa: SLF001 - see module docstring
         original_analyze = servicer.Analyze
         original_analyze_stack = servicer.AnalyzeStack
         original_configure_stack = servicer.ConfigureStack
@@ -188,7 +189,7 @@ def _plain(value: Any) -> Any:
         from pulumi_policy.proxy import _DictProxy, _ListProxy  # noqa: SLF001
     except ImportError:  # pragma: no cover
         _DictProxy = _ListProxy = ()  # type: ignore[misc,assignment]  # noqa: N806
-    if _DictProxy and isinstance(value, _DictProxy | _ListProxy):
+    if _DictProxy and isinstance(value, _DictProxy | _ListProxy):  # type: ignore[truthy-function]
         value = value["__target"]
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}

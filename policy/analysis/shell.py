@@ -413,7 +413,7 @@ class _Expander:
         if not all(w.resolved for w in words):
             return None
         if argv_raw[0] == "echo":
-            args = [w for w in words if w not in ("-n", "-e")]
+            args: list[str] = [w for w in words if w not in ("-n", "-e")]
             return " ".join(args)
         if not words:
             return None

@@ -10,7 +10,10 @@ secrets kept (an object with the secret signature). Every rule reads the decoded
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs
 
 # Sentinels of the wire format (pulumi sdk/go/common/resource/plugin/rpc.go).
 UNKNOWN_SENTINELS = frozenset(
@@ -52,7 +55,7 @@ class Unknown:
 UNKNOWN = Unknown()
 
 
-def is_unknown(value: Any) -> bool:
+def is_unknown(value: Any) -> TypeIs[Unknown]:
     return value is UNKNOWN
 
 

@@ -145,8 +145,8 @@ def check(ctx: Context) -> Iterator[Finding]:
         for up in w.uploads:
             if not is_unknown(up.content):
                 continue
-            path = up.path if isinstance(up.path, str) else ""
-            if path and not CERT_FILE.search(path):
+            upload_path = up.path if isinstance(up.path, str) else ""
+            if upload_path and not CERT_FILE.search(upload_path):
                 continue
             sources = model.property_sources(w.resource, up.prop_key)
             if sources and all(

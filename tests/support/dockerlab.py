@@ -35,9 +35,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import docker
+
+if TYPE_CHECKING:
+    # The class has a `socket` property, which shadows the module in its annotations.
+    from socket import socket as Socket
 
 T = TypeVar("T")
 
@@ -281,9 +285,9 @@ class DockerLab:
         thread.join()
         if "error" in result:
             raise result["error"]
-        return result["value"]  # type: ignore[no-any-return]
+        return result["value"]
 
-    def connect(self, address: str, port: int, timeout: float = 5.0) -> socket.socket:
+    def connect(self, address: str, port: int, timeout: float = 5.0) -> Socket:
         """A TCP connection opened inside the lab's namespace."""
         return self.run_in_netns(lambda: socket.create_connection((address, port), timeout=timeout))
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ipaddress import ip_address
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -492,8 +492,8 @@ def request(
     try:
         if tls is not None:
             sock = tls.wrap_socket(raw, server_hostname=host)
-            tls_version = sock.version()  # type: ignore[attr-defined]
-            leaf = sock.getpeercert(binary_form=True)  # type: ignore[attr-defined]
+            tls_version = sock.version()
+            leaf = sock.getpeercert(binary_form=True)
             chain = [leaf] if leaf else []
         connection = http.client.HTTPConnection(host, port, timeout=timeout)
         connection.sock = sock
@@ -1086,8 +1086,8 @@ def observatory_header_score(headers: http.client.HTTPMessage | Mapping[str, str
         return [v for k, v in headers.items() if k.lower() == name.lower()]
 
     csp_result, csp = _csp_result(all_values("Content-Security-Policy"))
-    xcto = (all_values("X-Content-Type-Options") or [None])[0]
-    xfo = (all_values("X-Frame-Options") or [None])[0]
+    xcto = next(iter(all_values("X-Content-Type-Options")), None)
+    xfo = next(iter(all_values("X-Frame-Options")), None)
     if csp is not None and csp.get("frame-ancestors"):
         xfo_result = "x-frame-options-implemented-via-csp"
     elif xfo is None:
@@ -1100,7 +1100,7 @@ def observatory_header_score(headers: http.client.HTTPMessage | Mapping[str, str
         xfo_result = "x-frame-options-header-invalid"
     results = {
         "content-security-policy": csp_result,
-        "strict-transport-security": _hsts_result((all_values("Strict-Transport-Security") or [None])[0]),
+        "strict-transport-security": _hsts_result(next(iter(all_values("Strict-Transport-Security")), None)),
         "x-content-type-options": (
             "x-content-type-options-not-implemented"
             if xcto is None
@@ -1159,6 +1159,9 @@ async def _websocket_attempt(
     from websockets.asyncio.client import connect
     from websockets.exceptions import InvalidStatus
 
+    if TYPE_CHECKING:
+        from websockets.typing import Origin
+
     headers = {"Cookie": cookie} if cookie else {}
     try:
         async with connect(
@@ -1167,10 +1170,10 @@ async def _websocket_attempt(
             port=port,
             server_hostname=host,
             ssl=context,
-            origin=origin,
+            origin=cast("Origin | None", origin),
             additional_headers=headers,
             proxy=None,
-            open_timeout=10,  # type: ignore[arg-type]
+            open_timeout=10,
         ) as websocket:
             message = f"echo-{time.monotonic_ns()}"
             await websocket.send(message)

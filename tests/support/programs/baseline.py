@@ -103,10 +103,11 @@ def luks_volume(
 ) -> tuple[command.local.Command, docker.Volume]:
     mount = f"/srv/{name}"
     key = random.RandomPassword(f"{name}-key", length=48, special=False)
+    secret_key: pulumi.Output[str] = pulumi.Output.secret(key.result)
     cmd = command.local.Command(
         f"{name}-luks",
         create=program if program is not None else luks_program(device, name, mount, **luks),
-        stdin=pulumi.Output.secret(key.result),
+        stdin=secret_key,
     )
     vol = docker.Volume(
         name,

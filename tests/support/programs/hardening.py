@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi_docker as docker
 
 from . import violation
@@ -10,7 +12,7 @@ from .baseline import app, internal_network, luks_volume
 RULE = "container-hardening"
 
 
-def _app(**overrides: object) -> None:
+def _app(**overrides: Any) -> None:
     net = internal_network("app-net")
     _cmd, vol = luks_volume("appdata")
     app(net, vol, **overrides)

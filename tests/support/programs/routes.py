@@ -310,7 +310,7 @@ def edge_config_from_operator_file() -> None:
     )
 
 
-def _edge_with_config_from_command(stdin: object) -> None:
+def _edge_with_config_from_command(stdin: pulumi.Input[str]) -> None:
     """The edge reads its files from an encrypted volume that a host Command writes them onto."""
     import pulumi_command as command
 

@@ -50,7 +50,7 @@ def resolve(name: str) -> str:
         infos = socket.getaddrinfo(name, None, socket.AF_INET, socket.SOCK_STREAM)
     except socket.gaierror:
         return "nxdomain"
-    return " ".join(sorted({info[4][0] for info in infos}))
+    return " ".join(sorted({str(info[4][0]) for info in infos}))
 
 
 def main(argv: list[str]) -> None:

@@ -90,7 +90,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             info = {
                 "service": os.environ.get("STANDIN_NAME", ""),
                 "hostname": socket.gethostname(),
-                "port": self.server.server_address[1],
+                "port": self.server.server_address[1],  # type: ignore[index]  # an AF_INET (host, port)
                 "peer": self.client_address[0],
                 "path": self.path,
                 "uid": os.getuid(),
