@@ -11,6 +11,12 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
+# The project root, for platform_rules only: the stdlib-only rules the settings share with the
+# pack (one table, two readers). Appended, so the pack's own packages win; the pack never
+# imports components (a contract, not a path restriction).
+PROJECT_ROOT = os.path.dirname(HERE)
+if PROJECT_ROOT not in sys.path:
+    sys.path.append(PROJECT_ROOT)
 
 from analysis import servicer_hooks  # noqa: E402
 from analysis.policies import to_policy  # noqa: E402

@@ -33,7 +33,12 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from .base import AbsolutePath, ByteSize, Model, ResourceName
+from platform_rules import tls_verification
+
+from .base import ByteSize, ContainerUser, Flag, Integer, Model, Number, ResourceName
+from .grammar import DURATION, IMAGE_DIGEST, IMAGE_REPOSITORY, IMAGE_TAG, grammar
+from .keys import KeyProblem
+from .paths import ContainerPath
 
 # Names that belong to the platform's own parts; a service may not take them.
 RESERVED_SERVICE_NAMES = frozenset({"edge", "ingress", "egress", "traefik", "host"})
@@ -73,31 +78,19 @@ FORBIDDEN_SERVICE_KEYS = {
     "securityOpts": "security options are fixed (no-new-privileges)",
 }
 
-_IMAGE = re.compile(
-    r"^(?P<name>(?:[a-z0-9-]+(?:\.[a-z0-9-]+)+(?::\d{1,5})?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*"
-    r"(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)"
-    r":(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})"
-    r"(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
+_IMAGE = grammar(
+    "image reference",
+    rf"(?P<name>{IMAGE_REPOSITORY}):(?P<tag>{IMAGE_TAG})(?:@(?P<digest>{IMAGE_DIGEST}))?",
+    "ghcr.io/open-webui/open-webui:v0.6.5@sha256:" + "0" * 64,
 )
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-_OWNER = re.compile(r"^\d{1,10}:\d{1,10}$")
-_CAPABILITY = re.compile(r"^(CAP_)?[A-Z_]+$")
+_ENV_NAME = grammar("environment variable name", r"[A-Za-z_][A-Za-z0-9_]{0,127}", "PGDATA")
+_CAPABILITY = grammar("capability", r"(?:CAP_)?[A-Z_]{1,32}", "NET_BIND_SERVICE")
 _SECRET_ENV = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL)", re.I)
-_FALSE = {"0", "false", "no", "off", "none", "disable", "disabled"}
-_TRUE = {"1", "true", "yes", "on", "enable", "enabled"}
-# Command-line switches that turn certificate or hostname verification off (curl, wget, Go tools,
-# gRPC, LiteLLM, git, pip...).
-_INSECURE_ARGS = re.compile(
-    r"^(-k|--insecure|--no-check-certificate|--insecure-skip-tls-verify|--insecure-skip-verify|"
-    r"--tls-skip-verify|--tls-verify=false|--skip-tls-verify|--ssl-no-verify|--no-verify-ssl|"
-    r"--ssl_verify=false|--ssl-verify=false|--disable-ssl-verification|--trusted-host)(=.*)?$",
-    re.I,
-)
 
 
 def image_parts(reference: str) -> tuple[str, str, str | None]:
     """'repo:tag@sha256:...' -> (repo, tag, digest or None). Raises ValueError when malformed."""
-    match = _IMAGE.match(reference)
+    match = _IMAGE.match(reference) if isinstance(reference, str) else None
     if not match:
         raise ValueError(
             "must be an image reference 'repository:tag' or 'repository:tag@sha256:<64 hex>' "
@@ -118,33 +111,14 @@ ImageReference = Annotated[str, AfterValidator(_image)]
 
 def verification_disabled(name: str, value: str) -> str | None:
     """Why the environment variable `name=value` turns TLS certificate or hostname verification
-    off, or None. Conservative: it knows the common switches of Python, Node.js, curl, git, Go
-    and LiteLLM, and any *VERIFY*/*INSECURE* switch set to a false/true value respectively."""
-    upper = name.upper()
-    lowered = value.strip().lower()
-    if upper == "NODE_TLS_REJECT_UNAUTHORIZED" and lowered == "0":
-        return "NODE_TLS_REJECT_UNAUTHORIZED=0 disables certificate verification in Node.js"
-    if upper == "PYTHONHTTPSVERIFY" and lowered == "0":
-        return "PYTHONHTTPSVERIFY=0 disables certificate verification in Python"
-    if upper in ("CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE") and lowered == "":
-        return f"an empty {upper} disables certificate verification in Python requests"
-    if upper == "GIT_SSL_NO_VERIFY" and lowered not in _FALSE and lowered != "":
-        return "GIT_SSL_NO_VERIFY disables certificate verification in git"
-    if upper in ("GODEBUG",) and "x509ignorecn=1" in lowered:
-        return "GODEBUG x509ignoreCN=1 weakens hostname verification in Go"
-    if ("VERIFY" in upper or "CHECK_HOSTNAME" in upper or "VALIDATE_CERT" in upper) and lowered in _FALSE:
-        return f"{name}={value} turns certificate or hostname verification off"
-    if ("INSECURE" in upper or "SKIP_VERIFY" in upper or "NO_VERIFY" in upper or "SKIP_TLS" in upper) and (
-        lowered in _TRUE
-    ):
-        return f"{name}={value} turns certificate or hostname verification off"
-    return None
+    off, or None. The table is platform_rules.tls_verification, shared with the policy pack's
+    outbound-tls rule so that settings and pack always agree."""
+    return tls_verification.env_disabling_reason(name, value)
 
 
 def insecure_argument(argument: str) -> str | None:
-    if _INSECURE_ARGS.match(argument.strip()):
-        return f"{argument!r} turns certificate or hostname verification off"
-    return None
+    """The same for a command-line argument given to the image's own entrypoint."""
+    return tls_verification.argument_disabling_reason(argument, program=None)
 
 
 def _https_url(value: str) -> str:
@@ -166,9 +140,9 @@ def _duration(value: Any) -> int:
     if isinstance(value, int):
         return value
     if isinstance(value, str):
-        match = re.match(r"^\s*(\d+)\s*(s|m|h)?\s*$", value)
+        match = DURATION.match(value)
         if match:
-            return int(match.group(1)) * {None: 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+            return int(match.group("number")) * {None: 1, "s": 1, "m": 60, "h": 3600}[match.group("unit")]
     raise ValueError(f"must be a duration such as '30s' or '2m', got {value!r}")
 
 
@@ -176,10 +150,10 @@ class HealthcheckSettings(Model):
     """Docker healthcheck of a service (the image's own tools: CMD or CMD-SHELL form)."""
 
     test: list[str] = Field(description="['CMD', 'prog', 'arg'...] or ['CMD-SHELL', 'command'].")
-    interval: Annotated[int, Field(ge=1, le=3600)] = Field(30, description="Seconds between checks.")
-    timeout: Annotated[int, Field(ge=1, le=600)] = Field(5, description="Seconds before a check fails.")
-    retries: Annotated[int, Field(ge=1, le=100)] = Field(3, description="Failures before unhealthy.")
-    start_period: Annotated[int, Field(ge=0, le=3600)] = Field(
+    interval: Annotated[Integer, Field(ge=1, le=3600)] = Field(30, description="Seconds between checks.")
+    timeout: Annotated[Integer, Field(ge=1, le=600)] = Field(5, description="Seconds before a check fails.")
+    retries: Annotated[Integer, Field(ge=1, le=100)] = Field(3, description="Failures before unhealthy.")
+    start_period: Annotated[Integer, Field(ge=0, le=3600)] = Field(
         30, description="Seconds of grace after start."
     )
 
@@ -201,14 +175,14 @@ class HealthcheckSettings(Model):
 class ServiceSettings(Model):
     """One entry of config key `services`."""
 
-    enabled: bool = Field(True, description="false removes a built-in service from the stack.")
+    enabled: Flag = Field(True, description="false removes a built-in service from the stack.")
     image: ImageReference = Field(
         description="Pinned image 'repository:tag' (prod: 'repository:tag@sha256:<digest>')."
     )
-    port: Annotated[int, Field(ge=1, le=65535)] | None = Field(
+    port: Annotated[Integer, Field(ge=1, le=65535)] | None = Field(
         None, description="Port the service listens on inside its internal networks (null: none)."
     )
-    user: str | None = Field(
+    user: ContainerUser | None = Field(
         None,
         description="uid:gid the container runs as; defaults to its volumes' dataOwner. "
         "Must equal the dataOwner of every volume it mounts.",
@@ -222,17 +196,17 @@ class ServiceSettings(Model):
         default_factory=list,
         description="Services this one calls; each link is its own internal network.",
     )
-    egress: bool = Field(
+    egress: Flag = Field(
         False, description="Joins the egress network (route out). Only services that call out."
     )
     endpoints: list[HttpsUrl] = Field(
         default_factory=list, description="Outbound https:// endpoints it calls (needs egress: true)."
     )
-    volumes: dict[ResourceName, AbsolutePath] = Field(
+    volumes: dict[ResourceName, ContainerPath] = Field(
         default_factory=dict,
         description="Persistent paths: {<EncryptedVolume name (a key of `volumes`)>: <container path>}.",
     )
-    tmpfs: dict[AbsolutePath, ByteSize] = Field(
+    tmpfs: dict[ContainerPath, ByteSize] = Field(
         default_factory=lambda: {"/tmp": 64 * 1024**2},
         description="Writable scratch paths in memory: {<container path>: <size>}.",
     )
@@ -244,13 +218,13 @@ class ServiceSettings(Model):
         default_factory=list, description="Capabilities added back after dropping all."
     )
     memory: ByteSize = Field(512 * 1024**2, description="Memory limit (no swap beyond it).")
-    cpus: float | None = Field(None, gt=0, le=256, description="CPU limit in cores (null: none).")
-    pids: Annotated[int, Field(ge=16, le=65536)] = Field(256, description="Process/thread limit.")
+    cpus: Number | None = Field(None, gt=0, le=256, description="CPU limit in cores (null: none).")
+    pids: Annotated[Integer, Field(ge=16, le=65536)] = Field(256, description="Process/thread limit.")
     healthcheck: HealthcheckSettings | None = Field(None, description="Docker healthcheck.")
     restart: Literal["unless-stopped", "always", "on-failure"] = Field(
         "unless-stopped", description="Restart policy."
     )
-    replicas: Annotated[int, Field(ge=1, le=100)] = Field(
+    replicas: Annotated[Integer, Field(ge=1, le=100)] = Field(
         1, description="Swarm mode only: tasks of a stateless service."
     )
 
@@ -260,50 +234,44 @@ class ServiceSettings(Model):
         if isinstance(data, Mapping):
             for key, reason in FORBIDDEN_SERVICE_KEYS.items():
                 if key in data:
-                    raise ValueError(f"{key}: not allowed: {reason}")
+                    raise KeyProblem(key, f"not allowed: {reason}")
         return data
-
-    @field_validator("user")
-    @classmethod
-    def _user(cls, value: str | None) -> str | None:
-        if value is not None and not _OWNER.match(value):
-            raise ValueError(f"must be numeric 'uid:gid' such as '1000:1000', got {value!r}")
-        return value
 
     @field_validator("env")
     @classmethod
     def _env(cls, value: dict[str, str]) -> dict[str, str]:
         for name, text in value.items():
-            if not _ENV_NAME.match(name):
-                raise ValueError(f"{name}: not a valid environment variable name")
+            if not _ENV_NAME.matches(name):
+                raise KeyProblem(name, "not a valid environment variable name")
             if name.upper() in CA_BUNDLE_VARIABLES and text:
-                raise ValueError(f"{name}: set by the platform; put a custom CA bundle in runtime.caBundle")
+                raise KeyProblem(name, "set by the platform; put a custom CA bundle in runtime.caBundle")
             reason = verification_disabled(name, text)
             if reason:
-                raise ValueError(f"{name}: {reason}; outbound TLS must be verified")
+                raise KeyProblem(name, f"{reason}; outbound TLS must be verified")
             if _SECRET_ENV.search(name) and not name.upper().endswith("_FILE") and text:
-                raise ValueError(
-                    f"{name}: looks like a secret; secrets never go into the environment: list it "
-                    f"under secrets and point the service at {SERVICE_FILES_DIR}/<name> (e.g. {name}_FILE)"
+                raise KeyProblem(
+                    name,
+                    "looks like a secret; secrets never go into the environment: list it "
+                    f"under secrets and point the service at {SERVICE_FILES_DIR}/<name> (e.g. {name}_FILE)",
                 )
         return value
 
     @field_validator("command")
     @classmethod
     def _command(cls, value: list[str] | None) -> list[str] | None:
-        for argument in value or []:
+        for index, argument in enumerate(value or []):
             reason = insecure_argument(argument)
             if reason:
-                raise ValueError(f"{reason}; outbound TLS must be verified")
+                raise KeyProblem(index, f"{reason}; outbound TLS must be verified")
         return value
 
     @field_validator("capabilities")
     @classmethod
     def _capabilities(cls, value: list[str]) -> list[str]:
         result = []
-        for cap in value:
-            if not _CAPABILITY.match(cap):
-                raise ValueError(f"must be capability names such as 'NET_BIND_SERVICE', got {cap!r}")
+        for index, cap in enumerate(value):
+            if not _CAPABILITY.matches(cap):
+                raise KeyProblem(index, f"must be a capability name such as 'NET_BIND_SERVICE', got {cap!r}")
             name = cap.removeprefix("CAP_")
             if name not in ALLOWED_CAPABILITIES:
                 raise ValueError(
@@ -319,9 +287,10 @@ class ServiceSettings(Model):
         if isinstance(value, Mapping):
             for key in value:
                 if isinstance(key, str) and (key.startswith(("/", ".", "~")) or "/" in key):
-                    raise ValueError(
-                        f"{key}: a host path is not allowed; persistent paths are EncryptedVolumes: "
-                        "use the name of a `volumes` entry"
+                    raise KeyProblem(
+                        key,
+                        "a host path is not allowed; persistent paths are EncryptedVolumes: "
+                        "use the name of a `volumes` entry",
                     )
         elif isinstance(value, list):
             raise ValueError(
@@ -333,23 +302,25 @@ class ServiceSettings(Model):
     @model_validator(mode="after")
     def _consistent(self) -> ServiceSettings:
         if self.endpoints and not self.egress:
-            raise ValueError("endpoints: calling out needs egress: true (the only network with a route out)")
+            raise KeyProblem(
+                "endpoints", "calling out needs egress: true (the only network with a route out)"
+            )
         paths: dict[str, str] = {}
         for volume, path in self.volumes.items():
             if path in paths:
-                raise ValueError(f"volumes.{volume}: same path as volume {paths[path]!r}")
+                raise KeyProblem(("volumes", volume), f"same path as volume {paths[path]!r}")
             if path == "/" or path == SERVICE_FILES_DIR or path.startswith(SERVICE_FILES_DIR + "/"):
-                raise ValueError(f"volumes.{volume}: {path} is reserved")
+                raise KeyProblem(("volumes", volume), f"{path} is reserved")
             paths[path] = volume
         for path in self.tmpfs:
             if path in paths:
-                raise ValueError(f"tmpfs: {path} is also the path of volume {paths[path]!r}")
+                raise KeyProblem(("tmpfs", path), f"{path} is also the path of volume {paths[path]!r}")
         if self.replicas > 1 and self.volumes:
-            raise ValueError(
-                "replicas: a service with volumes runs exactly one task (its data is on one node)"
+            raise KeyProblem(
+                "replicas", "a service with volumes runs exactly one task (its data is on one node)"
             )
         if len(set(self.connects)) != len(self.connects):
-            raise ValueError("connects: lists a service twice")
+            raise KeyProblem("connects", "lists a service twice")
         return self
 
 
@@ -375,7 +346,7 @@ class RuntimeSettings(Model):
         "(unencrypted) disk for `docker logs`; 'none' keeps nothing there.",
     )
     log_max_size: ByteSize = Field(10 * 1024**2, description="Per log file (local driver).")
-    log_max_files: Annotated[int, Field(ge=1, le=20)] = Field(3, description="Rotated files kept.")
+    log_max_files: Annotated[Integer, Field(ge=1, le=20)] = Field(3, description="Rotated files kept.")
 
     @field_validator("ca_bundle")
     @classmethod
@@ -537,74 +508,6 @@ def builtin_services() -> dict[str, ServiceSettings]:
     return {name: ServiceSettings.model_validate(spec) for name, spec in BUILTIN_SERVICES.items()}
 
 
-def service_problems(
-    services: Mapping[str, ServiceSettings],
-    volumes: Mapping[str, Any],
-    runtime: RuntimeSettings,
-    *,
-    environment: str,
-) -> list[str]:
-    """Cross-key problems as (key path without namespace, message) strings 'key: message'."""
-    problems: list[str] = []
-    enabled = {name: s for name, s in services.items() if s.enabled}
-    for name, service in services.items():
-        if name in RESERVED_SERVICE_NAMES:
-            problems.append(f"services.{name}: the name is reserved for the platform")
-        if not service.enabled:
-            continue
-        for volume in service.volumes:
-            if volume not in volumes:
-                problems.append(
-                    f"services.{name}.volumes.{volume}: unknown EncryptedVolume {volume!r} "
-                    f"(known: {', '.join(sorted(volumes)) or 'none'}); persistent paths are "
-                    "EncryptedVolumes only"
-                )
-            elif volume == runtime.secrets_volume:
-                problems.append(
-                    f"services.{name}.volumes.{volume}: the secrets volume is not mounted whole; "
-                    "list secrets under services.<name>.secrets"
-                )
-        owners = {volumes[v].data_owner for v in service.volumes if v in volumes}
-        if len(owners) > 1:
-            problems.append(
-                f"services.{name}.volumes: its volumes have different dataOwners ({', '.join(sorted(owners))}); "
-                "one user must be able to write all of them"
-            )
-        elif owners and service.user is not None and service.user not in owners:
-            (owner,) = owners
-            problems.append(
-                f"services.{name}.user: {service.user} cannot write its volumes (dataOwner {owner}); "
-                "set both to the same uid:gid"
-            )
-        if (service.secrets or runtime.ca_bundle) and service.user is None and not owners:
-            problems.append(
-                f"services.{name}.user: required when the service reads files from /run/secrets "
-                "(secrets or runtime.caBundle): they are readable by that uid:gid only"
-            )
-        for target in service.connects:
-            if target == name:
-                problems.append(f"services.{name}.connects: a service does not connect to itself")
-            elif target not in services:
-                problems.append(f"services.{name}.connects: unknown service {target!r}")
-            elif not services[target].enabled:
-                problems.append(f"services.{name}.connects: service {target!r} is disabled")
-            elif services[target].port is None:
-                problems.append(f"services.{name}.connects: service {target!r} has no port")
-        if environment == "prod":
-            _, _, digest = image_parts(service.image)
-            if digest is None:
-                problems.append(
-                    f"services.{name}.image: prod requires a digest pin 'repository:tag@sha256:<64 hex>' "
-                    f"(a tag can be moved), got {service.image!r}"
-                )
-    if (runtime.secrets_volume not in volumes) and any(s.secrets for s in enabled.values()):
-        problems.append(
-            f"runtime.secretsVolume: unknown EncryptedVolume {runtime.secrets_volume!r} "
-            f"(known: {', '.join(sorted(volumes)) or 'none'})"
-        )
-    return problems
-
-
 def ownership_warnings(services: Mapping[str, ServiceSettings], volumes: Mapping[str, Any]) -> list[str]:
     """Built-in services whose volumes' dataOwner differs from the uid their image runs as."""
     warnings = []
@@ -620,36 +523,3 @@ def ownership_warnings(services: Mapping[str, ServiceSettings], volumes: Mapping
                 f"expects {expected}; set volumes.{volume}.dataOwner to {expected!r}"
             )
     return warnings
-
-
-def edge_problems(
-    edge: Any, services: Mapping[str, ServiceSettings], volumes: Mapping[str, Any], runtime: RuntimeSettings
-) -> list[str]:
-    """Every service the edge forwards to (routes, the WebSocket session check) must be an enabled
-    service, on the port it listens on: the edge joins exactly those services' link networks. The
-    edge keeps its keys and logs on the secrets and logs volumes."""
-    problems: list[str] = []
-    if edge.routes:
-        for key, volume in (
-            ("runtime.secretsVolume", runtime.secrets_volume),
-            ("runtime.logsVolume", runtime.logs_volume),
-        ):
-            if volume not in volumes:
-                problems.append(
-                    f"{key}: unknown EncryptedVolume {volume!r} (the edge keeps its keys and logs there; "
-                    f"known: {', '.join(sorted(volumes)) or 'none'})"
-                )
-    targets = [(f"edge.routes.{name}", route.service, route.port) for name, route in edge.routes.items()]
-    auth = edge.websocket.auth
-    if auth is not None:
-        targets.append(("edge.websocket.auth", auth.service, auth.port))
-    for key, service, port in targets:
-        config = services.get(service)
-        if config is None or not config.enabled:
-            problems.append(
-                f"{key}.service: unknown or disabled service {service!r} "
-                f"(services: {', '.join(sorted(n for n, s in services.items() if s.enabled)) or 'none'})"
-            )
-        elif config.port != port:
-            problems.append(f"{key}.port: service {service!r} listens on {config.port}, not {port}")
-    return problems

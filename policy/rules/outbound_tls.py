@@ -28,6 +28,8 @@ from analysis.stack import StackModel
 from analysis.traefik import get
 from analysis.values import is_unknown, iter_strings
 
+from platform_rules import tls_verification
+
 NAME = "outbound-tls"
 PLAIN_TO_TLS = {
     "http": "https",
@@ -65,82 +67,24 @@ URLISH_NAME = re.compile(
 )
 PROXY_NAME = re.compile(r"^(HTTPS?|FTP|ALL|NO|WS|WSS)_PROXY$", re.I)
 
-# Verification switches: (name pattern, values that disable verification).
-FALSE_VALUES = {"false", "0", "no", "off", "none", "disable", "disabled", "n", "f"}
-TRUE_VALUES = {"true", "1", "yes", "on", "y", "t"}
-DISABLING = [
-    (re.compile(r"^NODE_TLS_REJECT_UNAUTHORIZED$"), FALSE_VALUES),
-    (re.compile(r"^PYTHONHTTPSVERIFY$"), FALSE_VALUES),
-    (
-        re.compile(
-            r"(^|_)(SSL|TLS|HTTPS|CERT|CERTIFICATE)_?(VERIFY|VERIFICATION|VALIDATION|VALIDATE|CHECK)(_(PEER|HOST|HOSTNAME|CERTS?))?$"
-        ),
-        FALSE_VALUES,
-    ),
-    (re.compile(r"(^|_)VERIFY_?(SSL|TLS|CERTS?|CERTIFICATES?|PEER|HOSTNAME|HOST)$"), FALSE_VALUES),
-    (re.compile(r"(^|_)(CHECK|VALIDATE)_?(HOSTNAME|CERTS?|CERTIFICATES?)$"), FALSE_VALUES),
-    (re.compile(r"(^|_)HOSTNAME_?(VERIFICATION|CHECK|VALIDATION)$"), FALSE_VALUES),
-    (
-        re.compile(
-            r"(^|_)(INSECURE_?SKIP_?(TLS_?)?VERIFY|SKIP_?(TLS|SSL|CERT|CERTIFICATE)_?(VERIFY|VERIFICATION|CHECK|VALIDATION)|"
-            r"(TLS|SSL)_?SKIP_?VERIFY|(SSL|TLS)_?NO_?VERIFY|NO_?VERIFY_?(SSL|TLS)|(TLS|SSL)_?INSECURE|INSECURE_?(TLS|SSL)|"
-            r"DISABLE_?(SSL|TLS|CERT|CERTIFICATE)_?(VERIFY|VERIFICATION|CHECK|VALIDATION)|ALLOW_?INSECURE|ACCEPT_?ANY_?CERT|"
-            r"TRUST_?ALL_?(CERTS?|CERTIFICATES?)|IGNORE_?(SSL|TLS|CERT|CERTIFICATE)_?ERRORS?)$"
-        ),
-        TRUE_VALUES,
-    ),
-    (re.compile(r"^GIT_SSL_NO_VERIFY$"), TRUE_VALUES | {""}),
-    (re.compile(r"(^|_)CERT_?REQS$"), {"none", "cert_none", "0", "optional", "cert_optional"}),
-]
-EMPTY_DISABLES = {"CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"}
-FLAGS = {
-    "--insecure",
-    "--no-check-certificate",
-    "--insecure-skip-tls-verify",
-    "--skip-tls-verify",
-    "--tls-skip-verify",
-    "--ssl-no-verify",
-    "--no-verify-ssl",
-    "--tls-insecure",
-    "--insecure-tls",
-    "--disable-ssl-verification",
-    "--no-ssl-verify",
-    "--trust-all-certs",
-    "--ignore-certificate-errors",
-    "--tlsallowinvalidcertificates",
-    "--tlsallowinvalidhostnames",
-    "--tlsinsecure",
-}
-FLAGS_WITH_FALSE = {
-    "--tls-verify",
-    "--ssl-verify",
-    "--verify-ssl",
-    "--tlsverify",
-    "--verify",
-    "--check-certificate",
-    "--ssl",
-}
+# Verification switches: one table with the settings (platform_rules.tls_verification, stdlib
+# only; policy/__main__.py puts the project root on the path for it).
+FALSE_VALUES = tls_verification.FALSE_WORDS
 
 
 def normalize_name(name: str) -> str:
     """camelCase / kebab-case / dotted -> UPPER_SNAKE (so one pattern table serves all)."""
-    name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
-    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").upper()
+    return tls_verification.normalize_name(name)
 
 
 def disables_verification(name: str, value: Any) -> bool:
-    norm = normalize_name(name)
-    if norm.startswith("TRAEFIK_"):
+    if normalize_name(name).startswith("TRAEFIK_"):
         return False  # rule tls-only-routes owns Traefik settings
-    text = str(value).strip().lower() if not isinstance(value, bool) else ("true" if value else "false")
-    if norm in EMPTY_DISABLES and text == "":
-        return True
-    return any(pattern.search(norm) and text in values for pattern, values in DISABLING)
+    return tls_verification.env_disabling_reason(name, value) is not None
 
 
 def is_verification_name(name: str) -> bool:
-    norm = normalize_name(name)
-    return norm in EMPTY_DISABLES or any(p.search(norm) for p, _ in DISABLING)
+    return tls_verification.is_verification_setting(name)
 
 
 def internal_names(model: StackModel, extra: list[str]) -> set[str]:
@@ -244,15 +188,11 @@ def check(ctx: Context) -> Iterator[Finding]:
                 if problem:
                     yield Finding(r, field, problem, _fix_for(problem), f"env:{name}")
         argv = [a for a in w.argv if isinstance(a, str)]
-        program = argv[0].rsplit("/", 1)[-1] if argv else ""
+        # argv[0] names the program only when the workload sets its entrypoint; arguments to the
+        # image's own entrypoint have no known program (then `-k` counts as insecure too).
+        program = argv[0].rsplit("/", 1)[-1] if argv and not argv[0].startswith("-") else None
         for i, arg in enumerate(argv):
-            flag, _, value = arg.partition("=")
-            lowered = flag.lower()
-            if (
-                lowered in FLAGS
-                or (lowered in FLAGS_WITH_FALSE and value.lower() in FALSE_VALUES)
-                or (program == "curl" and arg == "-k")
-            ):
+            if tls_verification.argument_disabling_reason(arg, program) is not None:
                 yield Finding(
                     r,
                     f"{w.argv_field}[{i}]",

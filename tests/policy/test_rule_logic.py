@@ -150,7 +150,7 @@ def test_traefik_forms_become_one_tree() -> None:
         ("GIT_SSL_NO_VERIFY", "1", True),
         ("DB_SSL_CERT_REQS", "CERT_NONE", True),
         ("TRAEFIK_SERVERSTRANSPORT_INSECURESKIPVERIFY", "true", False),  # rule tls-only-routes owns it
-        ("OTEL_EXPORTER_OTLP_INSECURE", "true", False),
+        ("OTEL_EXPORTER_OTLP_INSECURE", "true", True),
     ],
 )
 def test_verification_switches(name: str, value: str, disabled: bool) -> None:
