@@ -488,7 +488,9 @@ def _strip_keywords(words: list[str]) -> list[str]:
 
 
 def _collect_definitions(
-    script: str, simple: list[tuple[list[str], list[tuple[str, str, str, str | None]], bool]]
+    script: str,
+    simple: list[tuple[list[str], list[tuple[str, str, str, str | None]], bool]],
+    resolve_locals: bool = False,
 ) -> tuple[dict[str, list[str]], set[str], dict[str, list[list[str]]], dict[str, str]]:
     """Assignments by variable (raw values), variables assigned dynamically, array
     assignments, and one-line functions."""
@@ -524,8 +526,10 @@ def _collect_definitions(
                 name = m.group(1) if m else w
                 if _NAME_RE.fullmatch(name):
                     # `local`/`declare` makes a function-scoped variable: its value is not the
-                    # global one, so never substitute it.
-                    if head in ("local", "declare", "typeset"):
+                    # global one, so never substitute it, unless asked to (`resolve_locals`):
+                    # then a local with a value counts as one more assignment of the name, and
+                    # the name resolves only when every assignment anywhere agrees.
+                    if head in ("local", "declare", "typeset") and not (resolve_locals and m):
                         dynamic.add(name)
                     elif m:
                         values.setdefault(name, []).append(m.group(3))
@@ -553,11 +557,11 @@ def _array_items(text: str) -> list[str]:
     return [t.value for t in tokenize(text) if t.kind == "WORD"]
 
 
-def parse_program(text: str, depth: int = 0) -> Program:
+def parse_program(text: str, depth: int = 0, *, resolve_locals: bool = False) -> Program:
     toks = tokenize(text)
     # REDIR tokens keep their operator in `value`
     simple_raw = _split_commands(toks)
-    values, dynamic, array_defs, functions = _collect_definitions(text, simple_raw)
+    values, dynamic, array_defs, functions = _collect_definitions(text, simple_raw, resolve_locals)
 
     # Resolve variables to a fixpoint: a variable is known when all its assignments expand to
     # the same fully resolved value.

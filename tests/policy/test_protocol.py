@@ -45,6 +45,13 @@ MANDATORY = {
     "certificates",
     "luks-parameters",
     "container-hardening",
+    "luks-mount-points-intact",
+    "luks-mount-reachable",
+    "luks-on-volume-host",
+    "luks-key-sources",
+    "stateful-images-on-encrypted-volumes",
+    "commands-create-no-workloads",
+    "shell-programs-readable",
 }
 ADVISORY = {"image-pinned-by-digest", "healthchecks", "memory-limits", "read-only-root-filesystem"}
 
