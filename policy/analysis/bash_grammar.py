@@ -193,6 +193,10 @@ def _literal_nonzero(word: str) -> bool:
     return word.isdigit() and int(word) != 0
 
 
+def _descriptor(word: str) -> bool:
+    return word.isdigit() or (word.startswith("{") and word.endswith("}") and word[1:-1].isidentifier())
+
+
 def _ends_program(node: Any, in_function: bool) -> str | None:
     """Why this command can end the whole program successfully, or None."""
     words = _command_words(node)
@@ -205,7 +209,8 @@ def _ends_program(node: Any, in_function: bool) -> str | None:
     if name == "return" and not in_function and not (len(words) > 1 and _literal_nonzero(words[1])):
         return "returns from the program"
     # `exec 0</dev/null` only redirects (the grammar reads the descriptor as an argument)
-    if name == "exec" and any(not w.isdigit() and not w.startswith("-") for w in words[1:]):
+    # (and `exec {fd}>file` opens a descriptor the shell names)
+    if name == "exec" and any(not _descriptor(w) and not w.startswith("-") for w in words[1:]):
         return "replaces the shell with another program"
     if name == "kill" and any(w.strip('"') in ("$$", "${$}") for w in words[1:]):
         return "kills the program's own shell"

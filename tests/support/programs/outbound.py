@@ -118,3 +118,17 @@ def traefik_backend_outside_over_http() -> None:
     _cmd, vol = luks_volume("appdata")
     app(net, vol)
     edge(net, dynamic=DYNAMIC_CONFIG.replace("http://app:8080", "http://legacy.example.com:8080"))
+
+
+@violation(RULE, resource="collector-client", exact=True)
+def otlp_exporter_insecure() -> None:
+    """OTEL_EXPORTER_OTLP_INSECURE=true: the settings refused it, the pack used to allow it."""
+    net = internal_network("app-net")
+    docker.Container(
+        "collector-client",
+        **hardened(
+            name="collector-client",
+            envs=["OTEL_EXPORTER_OTLP_INSECURE=true"],
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=net.name)],
+        ),
+    )
