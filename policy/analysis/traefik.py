@@ -9,8 +9,19 @@ case-insensitively; labels and environment variables are lower-case anyway):
   whose content is Traefik dynamic configuration (http/tcp/udp routers and services, tls).
 Files are recognised by content, not by path, so a file uploaded elsewhere still counts.
 
-Traefik itself reads one static source only (file, else flags, else environment); the pack
-merges them all, so a dangerous setting is found whichever source it sits in.
+Static configuration is modelled exactly as Traefik loads it (cmd/traefik and pkg/cli of
+traefik/traefik, paerser's Finder): ONE source. The file named by `--configFile` (spelled
+`configFile` or `configfile`; $VARS expanded from the container's environment), else the first
+that exists of /etc/traefik/traefik.{toml,yaml,yml}, $XDG_CONFIG_HOME/traefik.*,
+$HOME/.config/traefik.* and ./traefik.* (working directory). If a file is found, flags and
+TRAEFIK_* variables are ignored; otherwise the flags if there are any arguments, else the
+environment. Which files exist where is read from the workload's uploads, Swarm configs and
+mounts (analysis.container_files); a candidate path whose existence or content the pack cannot
+see is unverifiable (fail closed). Images named traefik are assumed to ship no configuration
+file (the official image has none).
+
+The file provider's files are those below its `directory` (recursively, .toml/.yaml/.yml) or
+its `filename`, in the same container view; each must be known and not a Go template.
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from .container_files import ContainerFile, ContainerView, OpaqueRegion, Placement
 from .stack import COMMANDS, DOCKER_SECRET, SERVICE_CONFIG, Resource
 from .values import is_unknown
 from .workloads import Workload
@@ -43,6 +55,65 @@ DYNAMIC_KEYS = {
 # Label prefixes that configure the provider itself, not routing.
 PROVIDER_LABEL_PREFIXES = ("traefik.enable", "traefik.docker.", "traefik.swarm.", "traefik.constraint")
 LEAF = "__value__"
+# paerser's Finder: default locations, in order, each with these extensions in order.
+DEFAULT_CONFIG_BASES = (
+    "/etc/traefik/traefik",
+    "$XDG_CONFIG_HOME/traefik",
+    "$HOME/.config/traefik",
+    "./traefik",
+)
+DEFAULT_CONFIG_EXTENSIONS = ("toml", "yaml", "yml")
+STATIC_FILE_EXTENSIONS = (".toml", ".yaml", ".yml", ".json")
+PROVIDER_FILE_EXTENSIONS = (".toml", ".yaml", ".yml")
+# Keys under `providers` that are settings, not providers.
+PROVIDER_SETTINGS = frozenset({"providersthrottleduration", "precedence"})
+# The one provider whose routers the pack reads in full.
+VISIBLE_PROVIDERS = frozenset({"file"})
+# Last segments of boolean or pointer flags: given without a value they mean true (paerser does
+# not consume the next argument for them).
+BOOLEAN_FLAGS = frozenset(
+    {
+        "insecure",
+        "dashboard",
+        "debug",
+        "watch",
+        "permanent",
+        "asdefault",
+        "exposedbydefault",
+        "tls",
+        "ping",
+        "api",
+        "accesslog",
+        "metrics",
+        "prometheus",
+        "insecureskipverify",
+        "checknewversion",
+        "sendanonymoususage",
+        "ocsp",
+        "file",
+        "docker",
+        "swarm",
+        "http",
+        "rest",
+        "redis",
+        "etcd",
+        "consul",
+        "zookeeper",
+        "ecs",
+        "nomad",
+        "consulcatalog",
+        "kubernetescrd",
+        "kubernetesingress",
+        "kubernetesgateway",
+        "kubernetesingressnginx",
+        "knative",
+        "passhostheader",
+        "trustforwardheader",
+        "usebindportip",
+        "allowemptyservices",
+        "snistrict",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -68,10 +139,13 @@ class Router:
 
 @dataclass
 class StaticConfig:
-    """One Traefik's static configuration: each source's own tree, and all of them merged."""
+    """One Traefik's static configuration: the one source Traefik loads (`parts` has one entry,
+    or none when that source is unknown or empty)."""
 
     workload: Workload | None
     parts: list[tuple[Source, dict[str, Any]]]
+    chosen: str = ""  # "file <path>" | "flags" | "environment" | "defaults" | "" (unknown)
+    ignored: list[Source] = field(default_factory=list)  # sources Traefik does not read
 
     @cached_property
     def tree(self) -> dict[str, Any]:
@@ -91,6 +165,15 @@ class Unverifiable:
     resource: Resource
     field: str
     why: str
+    unseen: bool = False  # True: not a preview unknown; the pack cannot see it at all
+
+
+@dataclass
+class Provider:
+    workload: Workload
+    name: str  # lower-case key under `providers`
+    conf: Any
+    source: Source
 
 
 @dataclass
@@ -100,33 +183,18 @@ class TraefikFacts:
     routers: list[Router] = field(default_factory=list)
     unverifiable: list[Unverifiable] = field(default_factory=list)
     traefik_workloads: list[Workload] = field(default_factory=list)
+    providers: list[Provider] = field(default_factory=list)
 
     @staticmethod
     def of(model: StackModel) -> TraefikFacts:
         facts = TraefikFacts()
         edges = model.edges
         unknown_labels: list[tuple[Workload, str]] = []
+        seen: set[tuple[str, str]] = set()
         for w in model.workloads:
             traefik = edges.is_traefik(w)
             if traefik is True:
                 facts.traefik_workloads.append(w)
-            static_trees: list[tuple[Source, dict[str, Any]]] = []
-            if traefik is True:
-                flags = flags_tree(w.argv)
-                if flags:
-                    static_trees.append((Source(w.resource, w.argv_field, "flags"), flags))
-                if is_unknown(w.env):
-                    facts.unverifiable.append(
-                        Unverifiable(w.resource, w.env_field, "environment of a Traefik workload")
-                    )
-                else:
-                    env = env_tree(w.env or {})
-                    if env:
-                        static_trees.append((Source(w.resource, w.env_field, "environment"), env))
-                if any(is_unknown(a) or (not isinstance(a, str)) for a in w.argv):
-                    facts.unverifiable.append(
-                        Unverifiable(w.resource, w.argv_field, "command of a Traefik workload")
-                    )
             for upload in w.uploads:
                 content = upload.content
                 if (
@@ -134,8 +202,10 @@ class TraefikFacts:
                     or is_unknown(upload.path)
                     or (content is None and upload.source is not None)
                 ):
-                    if traefik is not False:
-                        why = "uploaded file of a Traefik workload" + (
+                    # A Traefik workload's files are judged where Traefik reads them (below);
+                    # a workload that may be Traefik (image unknown) cannot be told apart.
+                    if traefik is not False and traefik is not True:
+                        why = "uploaded file of a workload that may run Traefik" + (
                             " (read from the operator's machine, not visible to the pack)"
                             if content is None
                             else ""
@@ -145,7 +215,7 @@ class TraefikFacts:
                 if not isinstance(content, str):
                     continue
                 path = upload.path if isinstance(upload.path, str) else ""
-                facts._add_file(Source(w.resource, upload.field, "file", path), content, path, static_trees)
+                facts._add_dynamic(Source(w.resource, upload.field, "file", path), content, path, seen)
             for lab_field, labels in w.label_sources:
                 if is_unknown(labels):
                     if traefik is not False:
@@ -160,30 +230,20 @@ class TraefikFacts:
                 facts.dynamics.append((src, tree))
                 if implicit:
                     facts.routers.append(Router("http", w.name.lower(), {}, src, implicit=True))
-            if traefik is True:
-                for ref in w.configs:
-                    if is_unknown(ref.config_id) and is_unknown(ref.config_name):
-                        facts.unverifiable.append(
-                            Unverifiable(w.resource, ref.field, "Swarm config of a Traefik service")
-                        )
-                facts.statics.append(StaticConfig(w, static_trees))
-            elif static_trees:
-                facts.statics.append(StaticConfig(None, static_trees))
         for r in model.of_type(SERVICE_CONFIG, DOCKER_SECRET):
             data = r.props.get("data")
-            if is_unknown(data):
-                continue
-            if not isinstance(data, str):
+            if is_unknown(data) or not isinstance(data, str):
                 continue
             try:
                 content = base64.b64decode(data, validate=False).decode("utf-8")
             except (binascii.Error, UnicodeDecodeError, ValueError):
                 continue
-            sink: list[tuple[Source, dict[str, Any]]] = []
-            facts._add_file(Source(r, "data", "swarm config"), content, "", sink)
-            if sink:
-                facts.statics.append(StaticConfig(None, sink))
-        facts._add_command_files(model)
+            facts._add_dynamic(Source(r, "data", "swarm config"), content, "", seen)
+        facts._add_command_files(model, seen)
+        if facts.traefik_workloads:
+            placement = Placement(model)
+            for w in facts.traefik_workloads:
+                facts._static_for(w, placement.view(w), seen)
         # Unknown labels can hide routers only where a Traefik reads labels (Docker or Swarm
         # provider), or where the pack cannot tell because no static configuration is visible.
         if unknown_labels and (not facts.statics or any(reads_labels(st.tree) for st in facts.statics)):
@@ -203,38 +263,209 @@ class TraefikFacts:
                         facts.routers.append(Router(proto, name, conf if isinstance(conf, dict) else {}, src))
         return facts
 
-    def _add_command_files(self, model: StackModel) -> None:
-        """Configuration a host Command writes from its stdin (onto a volume a Traefik workload
-        mounts). Known content is read like any file; unknown content that a Traefik workload
-        waits for and that the program names as a configuration file cannot be verified."""
-        traefik = [w.resource for w in self.traefik_workloads]
+    def _add_command_files(self, model: StackModel, seen: set[tuple[str, str]]) -> None:
+        """Configuration a host Command writes from its stdin, wherever it lands (recognised by
+        content; where it lands is judged per Traefik workload in `_static_for`)."""
         for cmd in model.of_type(*COMMANDS):
             stdin = cmd.props.get("stdin")
-            program = cmd.props.get("create")
-            path = written_config_path(program)
-            if isinstance(stdin, str):
-                if "\n" not in stdin or not any(ch in stdin for ch in ":=["):
-                    continue
-                sink: list[tuple[Source, dict[str, Any]]] = []
-                self._add_file(Source(cmd, "stdin", "file written by a command", path), stdin, path, sink)
-                if sink:
-                    self.statics.append(StaticConfig(None, sink))
-            elif is_unknown(stdin) and path and any(model.depends_on(t, cmd.urn) for t in traefik):
-                self.unverifiable.append(
-                    Unverifiable(cmd, "stdin", f"{path}, a configuration file a Traefik workload depends on")
-                )
+            if isinstance(stdin, str) and any(ch in stdin for ch in ":=[{"):
+                path = written_config_path(cmd.props.get("create"))
+                self._add_dynamic(Source(cmd, "stdin", "file written by a command", path), stdin, path, seen)
 
-    def _add_file(
-        self, src: Source, content: str, path: str, static_sink: list[tuple[Source, dict[str, Any]]]
-    ) -> None:
+    def _add_dynamic(self, src: Source, content: str, path: str, seen: set[tuple[str, str]]) -> bool:
+        """Adds the dynamic part of a configuration text (once per resource and content)."""
+        key = (src.resource.urn, content)
+        if key in seen or "{{" in content:
+            return True  # templates are judged where Traefik reads them
         tree = parse_config_text(content, path)
         if tree is None:
-            return
-        kind = classify(tree)
-        if kind in ("static", "both"):
-            static_sink.append((src, tree))
-        if kind in ("dynamic", "both"):
+            return False
+        if classify(tree) in ("dynamic", "both"):
+            seen.add(key)
             self.dynamics.append((src, tree))
+        return True
+
+    # --- the static configuration Traefik loads, and the files its file provider reads ---------
+
+    def _unseen(self, resource: Resource, fieldname: str, why: str) -> None:
+        self.unverifiable.append(Unverifiable(resource, fieldname, why, unseen=True))
+
+    def _static_for(self, w: Workload, view: ContainerView, seen: set[tuple[str, str]]) -> None:
+        args = traefik_arguments(w.argv)
+        if args is None:
+            if any(is_unknown(a) or not isinstance(a, str) for a in w.argv):
+                self.unverifiable.append(
+                    Unverifiable(w.resource, w.argv_field, "command of a Traefik workload")
+                )
+            else:
+                self._unseen(
+                    w.resource,
+                    w.argv_field,
+                    "how this command starts Traefik (not `traefik [flags]`), hence its static configuration",
+                )
+            self.statics.append(StaticConfig(w, []))
+            return
+        env = w.env
+        workdir = working_dir(w)
+        flags = flag_pairs(args)
+        flag_src = Source(w.resource, w.argv_field, "flags")
+        env_src = Source(w.resource, w.env_field, "environment")
+        has_env = is_unknown(env) or bool(env_tree(env or {}))
+        static: StaticConfig | None = None
+        for raw in config_file_candidates(config_file_flag(flags)):
+            expanded = expand_env(raw, env, default_home(w))
+            if expanded is None:
+                self.unverifiable.append(
+                    Unverifiable(
+                        w.resource,
+                        w.env_field,
+                        f"the environment, which decides where Traefik looks for {raw}",
+                    )
+                )
+                self.statics.append(StaticConfig(w, []))
+                return
+            if not expanded.strip():
+                continue
+            path = absolute(expanded, workdir)
+            state, item = view.lookup(path)
+            if state == "absent":
+                continue
+            if isinstance(item, OpaqueRegion):
+                self._unseen(
+                    item.origin.resource,
+                    item.origin.field,
+                    f"whether {path} exists and what it says ({item.origin.how}): Traefik on "
+                    f"{w.label} loads its static configuration from the first file of its search path",
+                )
+                self.statics.append(StaticConfig(w, []))
+                return
+            assert isinstance(item, ContainerFile)
+            tree = self._file_tree(w, item, "the static configuration file")
+            ignored = ([flag_src] if [k for k, _ in flags if k.lower() != "configfile"] else []) + (
+                [env_src] if has_env else []
+            )
+            static = StaticConfig(
+                w,
+                [(Source(item.origin.resource, item.origin.field, "file", path), tree)] if tree else [],
+                f"file {path}",
+                ignored,
+            )
+            break
+        if static is None:
+            if args:
+                tree = flags_tree(args)
+                static = StaticConfig(
+                    w, [(flag_src, tree)] if tree else [], "flags", [env_src] if has_env else []
+                )
+            elif is_unknown(env):
+                self.unverifiable.append(
+                    Unverifiable(w.resource, w.env_field, "environment of a Traefik workload")
+                )
+                static = StaticConfig(w, [])
+            else:
+                tree = env_tree(env or {})
+                static = StaticConfig(
+                    w, [(env_src, tree)] if tree else [], "environment" if tree else "defaults"
+                )
+        self.statics.append(static)
+        self._providers(w, static, view, workdir, seen)
+
+    def _file_tree(self, w: Workload, item: ContainerFile, role: str) -> dict[str, Any] | None:
+        origin = item.origin
+        if item.content is None:
+            self._unseen(
+                origin.resource,
+                origin.field,
+                f"{item.path}, {role} of {w.label} (read from the operator's machine)",
+            )
+            return None
+        if is_unknown(item.content):
+            self.unverifiable.append(
+                Unverifiable(
+                    origin.resource, origin.field, f"{item.path}, {role} of {w.label} ({origin.how})"
+                )
+            )
+            return None
+        content = str(item.content)
+        if "{{" in content:
+            self._unseen(
+                origin.resource,
+                origin.field,
+                f"{item.path}, {role} of {w.label}: a Go template, which Traefik expands only when it reads it",
+            )
+            return None
+        tree = parse_config_text(content, item.path)
+        if tree is None:
+            self._unseen(
+                origin.resource, origin.field, f"{item.path}, {role} of {w.label}: it does not parse"
+            )
+        return tree
+
+    def _providers(
+        self, w: Workload, static: StaticConfig, view: ContainerView, workdir: str, seen: set[tuple[str, str]]
+    ) -> None:
+        if not static.parts:
+            return
+        src, tree = static.parts[0]
+        providers = tree.get("providers")
+        if providers is None:
+            return
+        if not isinstance(providers, dict):
+            self._unseen(src.resource, src.field, "its providers setting")
+            return
+        for name, conf in providers.items():
+            if name in PROVIDER_SETTINGS or (not isinstance(conf, dict) and not enabled(conf)):
+                continue
+            self.providers.append(Provider(w, name, conf, src))
+            if name == "file":
+                self._file_provider(w, conf if isinstance(conf, dict) else {}, src, view, workdir, seen)
+
+    def _file_provider(
+        self,
+        w: Workload,
+        conf: dict[str, Any],
+        src: Source,
+        view: ContainerView,
+        workdir: str,
+        seen: set[tuple[str, str]],
+    ) -> None:
+        directory, filename = get(conf, "directory"), get(conf, "filename")
+        role = "a dynamic configuration file its file provider reads"
+        if isinstance(directory, str) and directory:
+            root = absolute(directory, workdir)
+            files, regions = view.under(root)
+            for region in regions:
+                self._unseen(
+                    region.origin.resource,
+                    region.origin.field,
+                    f"what is below {root}, the directory the file provider of {w.label} reads ({region.origin.how})",
+                )
+            for f in files:
+                if f.path.lower().endswith(PROVIDER_FILE_EXTENSIONS):
+                    self._provider_file(w, f, role, seen)
+            return
+        if isinstance(filename, str) and filename:
+            state, item = view.lookup(absolute(filename, workdir))
+            if isinstance(item, OpaqueRegion):
+                self._unseen(
+                    item.origin.resource,
+                    item.origin.field,
+                    f"{filename}, the file the file provider of {w.label} reads ({item.origin.how})",
+                )
+            elif isinstance(item, ContainerFile):
+                self._provider_file(w, item, role, seen)
+            return
+        if directory is not None or filename is not None:
+            self._unseen(src.resource, src.field, "the file provider's directory or filename")
+
+    def _provider_file(self, w: Workload, f: ContainerFile, role: str, seen: set[tuple[str, str]]) -> None:
+        tree = self._file_tree(w, f, role)
+        if tree is None:
+            return
+        key = (f.origin.resource.urn, str(f.content))
+        if key not in seen:
+            seen.add(key)
+            self.dynamics.append((Source(f.origin.resource, f.origin.field, "file", f.path), tree))
 
     # --- queries -----------------------------------------------------------------------
 
@@ -294,6 +525,111 @@ def written_config_path(program: Any) -> str:
         return ""
     m = _CONFIG_PATH.search(program)
     return m.group(0) if m else ""
+
+
+def traefik_arguments(argv: list[Any]) -> list[str] | None:
+    """The arguments Traefik's command line parser gets, or None when the command does not
+    provably start Traefik. An empty command is the image's default (`traefik`); a first
+    argument that is a flag gets `traefik` prepended by the image's entrypoint script."""
+    if any(not isinstance(a, str) for a in argv):
+        return None
+    words = [str(a) for a in argv]
+    if not words:
+        return []
+    head = words[0].rsplit("/", 1)[-1]
+    if head in ("entrypoint.sh", "docker-entrypoint.sh"):
+        words = words[1:]
+        if not words:
+            return []
+        head = words[0].rsplit("/", 1)[-1]
+    if head == "traefik":
+        args = words[1:]
+    elif words[0].startswith("-"):
+        args = words
+    else:
+        return None
+    if args and args[0] == "traefik":
+        args = args[1:]
+    return args
+
+
+def flag_pairs(args: list[str]) -> list[tuple[str, str]]:
+    """paerser's flag parsing: (name as spelled, value) until the first non-flag or `--`."""
+    pairs: list[tuple[str, str]] = []
+    i = 0
+    while i < len(args):
+        word = args[i]
+        if len(word) < 2 or word[0] != "-" or word == "--":
+            break
+        name = word[2:] if word.startswith("--") else word[1:]
+        i += 1
+        key, eq, value = name.partition("=")
+        if not eq:
+            if key.lower().rsplit(".", 1)[-1] in BOOLEAN_FLAGS or i >= len(args):
+                value = "true"
+            else:
+                value = args[i]
+                i += 1
+        pairs.append((key, value))
+    return pairs
+
+
+def config_file_flag(pairs: list[tuple[str, str]]) -> str:
+    """The configuration file named on the command line. Traefik's file loader looks the flag up
+    as `configFile` or `configfile` only, under the spelling of its first occurrence; the value
+    is the last one given."""
+    spelling = next((k for k, _ in pairs if k.lower() == "configfile"), None)
+    if spelling not in ("configFile", "configfile"):
+        return ""
+    return next(v for k, v in reversed(pairs) if k.lower() == "configfile")
+
+
+def config_file_candidates(flag: str) -> list[str]:
+    paths = [flag] if flag.strip() else []
+    return paths + [f"{base}.{ext}" for base in DEFAULT_CONFIG_BASES for ext in DEFAULT_CONFIG_EXTENSIONS]
+
+
+_ENV_REFERENCE = re.compile(r"\$(?:\{([^}]*)\}|([A-Za-z0-9_]+))")
+
+
+def expand_env(path: str, env: Any, home: str) -> str | None:
+    """os.ExpandEnv with the container's environment (HOME defaulting as Docker sets it);
+    None when the environment is unknown and the path needs it."""
+    if "$" not in path:
+        return path
+    if is_unknown(env):
+        return None
+    variables = {k: v for k, v in (env or {}).items() if isinstance(k, str)}
+    variables.setdefault("HOME", home)
+
+    def sub(m: re.Match[str]) -> str:
+        value = variables.get(m.group(1) or m.group(2) or "", "")
+        return value if isinstance(value, str) else "\x00"
+
+    out = _ENV_REFERENCE.sub(sub, path)
+    return None if "\x00" in out else out
+
+
+def working_dir(w: Workload) -> str:
+    p = w.resource.props
+    value = p.get("workingDir") if w.kind == "container" else get(p.get("taskSpec"), "containerSpec", "dir")
+    return value if isinstance(value, str) and value.startswith("/") else "/"
+
+
+def default_home(w: Workload) -> str:
+    """HOME as Docker sets it: /root for root; `/` for a user the image's passwd does not list."""
+    p = w.resource.props
+    user = p.get("user") if w.kind == "container" else get(p.get("taskSpec"), "containerSpec", "user")
+    if user is None or (isinstance(user, str) and user.split(":", 1)[0] in ("", "0", "root")):
+        return "/root"
+    return "/"
+
+
+def absolute(path: str, workdir: str) -> str:
+    import posixpath
+
+    joined = path if path.startswith("/") else posixpath.join(workdir, path)
+    return posixpath.normpath(joined)
 
 
 def reads_labels(static: dict[str, Any]) -> bool:
@@ -370,22 +706,10 @@ def _merge_into(dst: dict[str, Any], src: dict[str, Any]) -> None:
 
 
 def flags_tree(argv: list[Any]) -> dict[str, Any]:
-    """Traefik static configuration from command-line flags (--a.b.c=value, --a.b.c value, --flag)."""
+    """Traefik static configuration from command-line flags (paerser's parsing, `flag_pairs`)."""
     tree: dict[str, Any] = {}
-    words = [a for a in argv if isinstance(a, str)]
-    i = 0
-    while i < len(words):
-        w = words[i]
-        if w.startswith("--") and len(w) > 2:
-            key, eq, value = w[2:].partition("=")
-            if not eq:
-                if i + 1 < len(words) and not words[i + 1].startswith("-"):
-                    value = words[i + 1]
-                    i += 1
-                else:
-                    value = "true"
-            set_path(tree, key.lower().split("."), value)
-        i += 1
+    for key, value in flag_pairs([a for a in argv if isinstance(a, str)]):
+        set_path(tree, key.lower().split("."), value)
     return tree
 
 

@@ -7,8 +7,10 @@
 - every TLS option sets minVersion to at least the configured minimum (and no lower maxVersion);
 - no insecureSkipVerify anywhere (servers transports, forwardAuth, providers);
 - no `api.insecure` (dashboard on a plain entrypoint).
-Configuration the pack cannot read (unknown at preview, or a file from the operator's machine)
-on a Traefik workload is a violation (fail closed).
+Configuration the pack cannot read (unknown at preview, a file from the operator's machine, a
+directory or file something the pack cannot see may write, a Go template, a command that does
+not provably start Traefik) where a Traefik workload reads it is a violation (fail closed). The
+static configuration judged is the one source Traefik loads (analysis.traefik).
 """
 
 from __future__ import annotations
@@ -68,6 +70,18 @@ def check(ctx: Context) -> Iterator[Finding]:
     facts = ctx.model.traefik
     minimum = _version_index(ctx.config["minimumTlsVersion"]) or 2
     for u in facts.unverifiable:
+        if u.unseen:
+            yield Finding(
+                u.resource,
+                u.field,
+                f"the pack cannot see {u.why}, so the Traefik configuration there cannot be verified "
+                "(fail closed)",
+                "give Traefik its configuration as plain values the pack reads: a known upload, or a "
+                "file a Command writes from its stdin or a here-document onto a volume of this stack "
+                "that only that Command writes; or add a reviewed exception",
+                "traefik:unseen",
+            )
+            continue
         yield unknown_finding(
             u.resource, u.field, f"the Traefik configuration in it ({u.why})", "traefik:unknown"
         )

@@ -52,6 +52,8 @@ MANDATORY = {
     "stateful-images-on-encrypted-volumes",
     "commands-create-no-workloads",
     "shell-programs-readable",
+    "traefik-providers-visible",
+    "websocket-routes-guarded",
 }
 ADVISORY = {"image-pinned-by-digest", "healthchecks", "memory-limits", "read-only-root-filesystem"}
 

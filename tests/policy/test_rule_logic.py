@@ -112,7 +112,7 @@ def test_unknown_program_is_reported() -> None:
 
 
 def test_traefik_forms_become_one_tree() -> None:
-    flags = flags_tree(["traefik", "--entryPoints.web.address=:80", "--api.insecure", "--log.level", "INFO"])
+    flags = flags_tree(["--entryPoints.web.address=:80", "--api.insecure", "--log.level", "INFO"])
     assert get(flags, "entrypoints", "web", "address") == ":80"
     assert get(flags, "api", "insecure") == "true" and get(flags, "log", "level") == "INFO"
     env = env_tree({"TRAEFIK_SERVERSTRANSPORT_INSECURESKIPVERIFY": "true", "OTHER": "x"})

@@ -8,6 +8,7 @@ import pulumi_docker as docker
 
 from . import violation
 from .baseline import DYNAMIC_CONFIG, STATIC_CONFIG, app, edge, internal_network, luks_volume
+from .traefik_sources import STATIC_FLAGS
 
 RULE = "certificates"
 STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
@@ -65,10 +66,12 @@ def staging_acme_in_production_flag() -> None:
         net,
         command=[
             "traefik",
-            "--configFile=/etc/traefik/traefik.yml",
+            *STATIC_FLAGS,
             f"--certificatesresolvers.le.acme.caserver={STAGING}",
             "--certificatesresolvers.le.acme.httpchallenge.entrypoint=web",
         ],
+        # No static file: Traefik reads its flags only when it finds no configuration file.
+        uploads=[docker.ContainerUploadArgs(file="/etc/traefik/dynamic/routes.yml", content=DYNAMIC_CONFIG)],
     )
 
 

@@ -19,6 +19,7 @@ from .baseline import (
     internal_network,
     luks_volume,
 )
+from .traefik_sources import STATIC_ENV, STATIC_FLAGS
 
 RULE = "tls-only-routes"
 
@@ -189,19 +190,21 @@ def cli_flag_insecure_skip_verify() -> None:
     net = _platform()
     edge(
         net,
-        command=[
-            "traefik",
-            "--configFile=/etc/traefik/traefik.yml",
-            "--serversTransport.insecureSkipVerify=true",
-        ],
+        command=["traefik", *STATIC_FLAGS, "--serversTransport.insecureSkipVerify=true"],
+        uploads=[docker.ContainerUploadArgs(file="/etc/traefik/dynamic/routes.yml", content=DYNAMIC_CONFIG)],
     )
 
 
 @violation(RULE, resource="edge", exact=True)
 def env_api_insecure() -> None:
-    """TRAEFIK_* environment: the dashboard on a plain entrypoint."""
+    """TRAEFIK_* environment (no file, no flags: Traefik reads it): the dashboard on a plain entrypoint."""
     net = _platform()
-    edge(net, envs=["TRAEFIK_API_INSECURE=true", "TRAEFIK_API_DASHBOARD=true"])
+    edge(
+        net,
+        command=[],
+        envs=[*STATIC_ENV, "TRAEFIK_API_INSECURE=true", "TRAEFIK_API_DASHBOARD=true"],
+        uploads=[docker.ContainerUploadArgs(file="/etc/traefik/dynamic/routes.yml", content=DYNAMIC_CONFIG)],
+    )
 
 
 @violation(RULE, resource="edge", exact=True)
@@ -354,10 +357,11 @@ def dynamic_file_from_command_unknown_at_preview() -> None:
     )
 
 
-@violation(RULE, resource="worker", exact=True, variants=("preview",))
+@violation(RULE, "traefik-providers-visible", resource="worker", exact=True, variants=("preview",))
 def labels_unknown_with_docker_provider() -> None:
     """The edge reads container labels (Docker provider over TCP); a container's labels are
-    computed from a generated value, so its routers are unknown at preview."""
+    computed from a generated value, so its routers are unknown at preview (and the provider itself
+    reads containers the pack cannot see)."""
     net = _platform()
     static = STATIC_CONFIG.replace(
         "providers:\n",
