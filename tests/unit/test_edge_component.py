@@ -365,26 +365,6 @@ def test_every_child_hangs_under_the_edge_and_docker_resources_use_the_hosts_pro
             assert "host-docker" in registration.provider
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "expected"),
-    [
-        (
-            {"environment": "prod"},
-            "encrypted-platform:edge.image.digest: required when environment is 'prod'",
-        ),
-        (
-            {"backend_hosts": {"webui": "webui"}},
-            "encrypted-platform:edge.routes.events.service: unknown service 'api'",
-        ),
-    ],
-)
-def test_bad_arguments_fail_before_anything_is_registered(kwargs: dict[str, Any], expected: str) -> None:
-    settings = edge_settings(**kwargs.pop("settings", {}))
-    with pytest.raises(SettingsError) as error:
-        deploy(settings, **kwargs)
-    assert any(p.startswith(expected) for p in error.value.problems), error.value.problems
-
-
 def test_custom_mode_without_the_key_fails(tmp_path: Path) -> None:
     pki = make_pki(tmp_path, ["app.example.test"])
     with pytest.raises(SettingsError) as error:

@@ -12,7 +12,7 @@ import pulumi
 import pytest
 
 from components.settings import SettingsError, StackSettings, load_secrets, parse_settings
-from components.settings.edge import TRAEFIK_VERSION, EdgeSettings, chain_warnings, stack_problems
+from components.settings.edge import TRAEFIK_VERSION, EdgeSettings, chain_warnings
 from tests.support.edgelab import chain_of, make_ca, make_leaf
 
 REPO = Path(__file__).resolve().parents[2]
@@ -157,15 +157,15 @@ def test_the_image_tag_names_the_traefik_release_the_tests_run() -> None:
         ),
         (
             {"websocket": {"allowedOrigins": ["http://app.example.test"]}},
-            "encrypted-platform:edge.websocket.allowedOrigins: must be exact https origins",
+            "encrypted-platform:edge.websocket.allowedOrigins[0]: must be an exact https origin",
         ),
         (
             {"websocket": {"allowedOrigins": ["https://*.example.test"]}},
-            "encrypted-platform:edge.websocket.allowedOrigins: must be exact https origins",
+            "encrypted-platform:edge.websocket.allowedOrigins[0]: must be an exact https origin",
         ),
         (
             {"websocket": {"allowedOrigins": ["https://app.example.test/path"]}},
-            "encrypted-platform:edge.websocket.allowedOrigins: must be exact https origins",
+            "encrypted-platform:edge.websocket.allowedOrigins[0]: must be an exact https origin",
         ),
         (
             {"headers": {"contentSecurityPolicy": "default-src 'self'"}},
@@ -191,7 +191,7 @@ def test_the_image_tag_names_the_traefik_release_the_tests_run() -> None:
         ({"ports": {"http": 443}}, "encrypted-platform:edge.ports.https: must differ from http"),
         ({"user": "traefik"}, "encrypted-platform:edge.user: must be numeric 'uid:gid'"),
         ({"memory": "16MiB"}, "encrypted-platform:edge.memory: must be at least 64MiB"),
-        ({"dashboard": True}, "encrypted-platform:edge.dashboard: Extra inputs are not permitted"),
+        ({"dashboard": True}, "encrypted-platform:edge.dashboard: unknown key"),
     ],
 )
 def test_bad_input_names_the_config_key(edge: dict[str, Any], expected: str) -> None:
@@ -267,34 +267,47 @@ def test_expiring_chain_warns_and_modern_with_rsa_warns(pki: dict[str, Any]) -> 
     ]
 
 
-def test_stack_problems_need_the_environment_and_the_services() -> None:
-    edge = edge_of(
-        {
-            "routes": {"app": ROUTE},
-            "websocket": {"auth": {"service": "auth", "port": 9000}},
-            "certificates": {"mode": "dev"},
-        }
-    )
-    assert stack_problems(edge, environment="dev", services={"webui", "auth"}) == []
-    problems = stack_problems(edge, environment="prod", services={"auth"})
-    assert problems[0].startswith("edge.image.digest: required when environment is 'prod'")
-    assert problems[1].startswith("edge.certificates.mode: 'dev' (a local CA) is not allowed in prod")
-    assert problems[2] == "edge.routes.app.service: unknown service 'webui' (services: auth)"
-    staging = edge_of(
-        {"certificates": {"mode": "acme", "acme": {"email": "a@example.test", "staging": True}}}
+def test_prod_and_service_checks_run_while_parsing() -> None:
+    edge = {
+        "routes": {"app": ROUTE},
+        "websocket": {"auth": {"service": "auth", "port": 9000}},
+        "certificates": {"mode": "dev"},
+    }
+    assert parse_settings({"edge": edge, "services": SERVICES}).edge.routes
+    with pytest.raises(SettingsError) as prod:
+        parse_settings({"environment": "prod", "edge": edge, "services": {"auth": SERVICES["auth"]}})
+    problems = prod.value.problems
+    assert any(
+        p.startswith("encrypted-platform:edge.image.digest: required when environment is 'prod'")
+        for p in problems
     )
     assert any(
-        p.startswith("edge.certificates.acme.staging:")
-        for p in stack_problems(staging, environment="prod", services=())
+        p.startswith("encrypted-platform:edge.certificates.mode: 'dev' (a local CA) is not allowed in prod")
+        for p in problems
     )
-    pinned = edge_of(
-        {
-            "image": {"digest": "sha256:" + "0" * 64},
-            "certificates": {"mode": "acme", "acme": {"email": "a@example.test"}},
-        }
+    assert (
+        "encrypted-platform:edge.routes.app.service: unknown or disabled service 'webui' (services: auth)"
+        in problems
     )
-    assert stack_problems(pinned, environment="prod", services=()) == []
-    assert pinned.image.reference == f"traefik:v{TRAEFIK_VERSION}@sha256:{'0' * 64}"
+    staging = {
+        "routes": {"app": ROUTE},
+        "certificates": {"mode": "acme", "acme": {"email": "a@example.test", "staging": True}},
+    }
+    with pytest.raises(SettingsError) as untrusted:
+        parse_settings({"environment": "prod", "edge": staging, "services": SERVICES})
+    assert any(
+        p.startswith("encrypted-platform:edge.certificates.acme.staging:") for p in untrusted.value.problems
+    )
+    pinned = {
+        "routes": {"app": ROUTE},
+        "image": {"digest": "sha256:" + "0" * 64},
+        "certificates": {"mode": "acme", "acme": {"email": "a@example.test"}},
+    }
+    pinned_services = {
+        name: {**spec, "image": spec["image"] + "@sha256:" + "1" * 64} for name, spec in SERVICES.items()
+    }
+    settings = parse_settings({"environment": "prod", "edge": pinned, "services": pinned_services})
+    assert settings.edge.image.reference == f"traefik:v{TRAEFIK_VERSION}@sha256:{'0' * 64}"
 
 
 def secrets_for(edge: dict[str, Any], key: str | None) -> Any:

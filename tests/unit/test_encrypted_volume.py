@@ -192,7 +192,7 @@ def test_ssh_host_uses_remote_commands_and_a_pinned_docker_provider(tmp_path, mo
             "hostKey": HOST_KEY,
             "become": True,
         },
-        "volumes": {"app-db": {"backing": "device", "device": "/dev/vdb"}},
+        "volumes": {"app-db": {"backing": "device", "device": "/dev/disk/by-id/virtio-app-db"}},
     }
     run = run_program(config=config, secret_config={"sshPrivateKey": SSH_KEY}, stack="prodlike")
     command = run.by_name("app-db-luks")

@@ -69,7 +69,7 @@ def test_a_new_service_needs_an_image() -> None:
         ({"data": "/srv"}, "encrypted-platform:services.webapp.volumes.data: unknown EncryptedVolume 'data'"),
         (
             {"/srv/data": "/data"},
-            "encrypted-platform:services.webapp.volumes./srv/data: a host path is not allowed",
+            'encrypted-platform:services.webapp.volumes["/srv/data"]: a host path is not allowed',
         ),
         (["/srv/data:/data"], "encrypted-platform:services.webapp.volumes: must be a mapping"),
         (
@@ -98,7 +98,7 @@ def test_a_published_port_is_refused_with_the_edge_as_the_way() -> None:
 
 def test_endpoints_must_be_https_and_need_egress() -> None:
     message = one_problem(services=services(**{"llm-gateway": {"endpoints": ["http://api.example.test/v1"]}}))
-    assert message.startswith("encrypted-platform:services.llm-gateway.endpoints.0: must be an https:// URL")
+    assert message.startswith("encrypted-platform:services.llm-gateway.endpoints[0]: must be an https:// URL")
     message = one_problem(services=services(**{"vector-store": {"endpoints": ["https://api.example.test"]}}))
     assert message.startswith(
         "encrypted-platform:services.vector-store.endpoints: calling out needs egress: true"
@@ -134,7 +134,7 @@ def test_verification_switches_left_on_are_fine(name: str) -> None:
 @pytest.mark.parametrize("argument", ["--insecure", "-k", "--no-check-certificate", "--ssl_verify=false"])
 def test_command_switches_that_turn_verification_off_are_refused(argument: str) -> None:
     message = one_problem(services=services(**{"llm-gateway": {"command": ["--port", "4000", argument]}}))
-    assert message.startswith("encrypted-platform:services.llm-gateway.command: ")
+    assert message.startswith("encrypted-platform:services.llm-gateway.command[2]: ")
 
 
 def test_secrets_never_go_into_the_environment() -> None:

@@ -1,0 +1,251 @@
+"""Every check that needs more than one config key, in one place.
+
+`stack_problems` runs them all from `parse_settings`, after each key was validated on its own and
+before the program registers anything; it reports every problem at once. Each problem names the
+key to change as a path (spelled for `pulumi config set --path` by keys.config_key).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from .keys import PathPart
+from .services import RESERVED_SERVICE_NAMES, image_parts
+
+if TYPE_CHECKING:
+    from . import StackSettings
+    from .edge import EdgeSettings
+    from .services import RuntimeSettings, ServiceSettings
+    from .storage import VolumeSettings
+    from .swarm import SwarmSettings
+
+Problem = tuple[tuple[PathPart, ...], str]
+
+
+def _known(names: object) -> str:
+    return ", ".join(sorted(names)) or "none"  # type: ignore[call-overload]
+
+
+def volume_problems(volumes: Mapping[str, VolumeSettings]) -> list[Problem]:
+    """One device backs one volume (two volumes on one device would format each other)."""
+    problems: list[Problem] = []
+    seen: dict[str, str] = {}
+    for name, volume in volumes.items():
+        if volume.backing == "device" and volume.device:
+            if volume.device in seen:
+                problems.append(
+                    (
+                        ("volumes", name, "device"),
+                        f"{volume.device} is already used by volume {seen[volume.device]!r}",
+                    )
+                )
+            seen.setdefault(volume.device, name)
+    return problems
+
+
+def service_problems(
+    services: Mapping[str, ServiceSettings],
+    volumes: Mapping[str, VolumeSettings],
+    runtime: RuntimeSettings,
+    *,
+    environment: str,
+) -> list[Problem]:
+    problems: list[Problem] = []
+    enabled = {name: s for name, s in services.items() if s.enabled}
+    for name, service in services.items():
+        key = ("services", name)
+        if name in RESERVED_SERVICE_NAMES:
+            problems.append((key, "the name is reserved for the platform"))
+        if not service.enabled:
+            continue
+        for volume in service.volumes:
+            if volume not in volumes:
+                problems.append(
+                    (
+                        (*key, "volumes", volume),
+                        f"unknown EncryptedVolume {volume!r} (known: {_known(volumes)}); persistent "
+                        "paths are EncryptedVolumes only",
+                    )
+                )
+            elif volume == runtime.secrets_volume:
+                problems.append(
+                    (
+                        (*key, "volumes", volume),
+                        "the secrets volume is not mounted whole; list secrets under services.<name>.secrets",
+                    )
+                )
+        owners = {volumes[v].data_owner for v in service.volumes if v in volumes}
+        if len(owners) > 1:
+            problems.append(
+                (
+                    (*key, "volumes"),
+                    f"its volumes have different dataOwners ({', '.join(sorted(owners))}); one user "
+                    "must be able to write all of them",
+                )
+            )
+        elif owners and service.user is not None and service.user not in owners:
+            (owner,) = owners
+            problems.append(
+                (
+                    (*key, "user"),
+                    f"{service.user} cannot write its volumes (dataOwner {owner}); set both to the same uid:gid",
+                )
+            )
+        if (service.secrets or runtime.ca_bundle) and service.user is None and not owners:
+            problems.append(
+                (
+                    (*key, "user"),
+                    "required when the service reads files from /run/secrets (secrets or "
+                    "runtime.caBundle): they are readable by that uid:gid only",
+                )
+            )
+        for target in service.connects:
+            if target == name:
+                problems.append(((*key, "connects"), "a service does not connect to itself"))
+            elif target not in services:
+                problems.append(((*key, "connects"), f"unknown service {target!r}"))
+            elif not services[target].enabled:
+                problems.append(((*key, "connects"), f"service {target!r} is disabled"))
+            elif services[target].port is None:
+                problems.append(((*key, "connects"), f"service {target!r} has no port"))
+        if environment == "prod":
+            _, _, digest = image_parts(service.image)
+            if digest is None:
+                problems.append(
+                    (
+                        (*key, "image"),
+                        "prod requires a digest pin 'repository:tag@sha256:<64 hex>' (a tag can be "
+                        f"moved), got {service.image!r}",
+                    )
+                )
+    if (runtime.secrets_volume not in volumes) and any(s.secrets for s in enabled.values()):
+        problems.append(
+            (
+                ("runtime", "secretsVolume"),
+                f"unknown EncryptedVolume {runtime.secrets_volume!r} (known: {_known(volumes)})",
+            )
+        )
+    return problems
+
+
+def edge_problems(
+    edge: EdgeSettings,
+    services: Mapping[str, ServiceSettings],
+    volumes: Mapping[str, VolumeSettings],
+    runtime: RuntimeSettings,
+    *,
+    environment: str,
+) -> list[Problem]:
+    """The edge runs when something is routed. Every service it forwards to (routes, the WebSocket
+    session check) must be an enabled service, on the port it listens on: the edge joins exactly
+    those services' link networks. It keeps its keys and logs on the secrets and logs volumes. In
+    prod its image is pinned by digest and its certificates are publicly trusted."""
+    problems: list[Problem] = []
+    for key, volume in (
+        (("runtime", "secretsVolume"), runtime.secrets_volume),
+        (("runtime", "logsVolume"), runtime.logs_volume),
+    ):
+        if edge.routes and volume not in volumes:
+            problems.append(
+                (
+                    key,
+                    f"unknown EncryptedVolume {volume!r} (the edge keeps its keys and logs there; "
+                    f"known: {_known(volumes)})",
+                )
+            )
+    targets: list[tuple[tuple[PathPart, ...], str, int]] = [
+        (("edge", "routes", name), route.service, route.port) for name, route in edge.routes.items()
+    ]
+    auth = edge.websocket.auth
+    if auth is not None:
+        targets.append((("edge", "websocket", "auth"), auth.service, auth.port))
+    enabled = [n for n, s in services.items() if s.enabled]
+    for key, service, port in targets:
+        config = services.get(service)
+        if config is None or not config.enabled:
+            problems.append(
+                ((*key, "service"), f"unknown or disabled service {service!r} (services: {_known(enabled)})")
+            )
+        elif config.port != port:
+            problems.append(((*key, "port"), f"service {service!r} listens on {config.port}, not {port}"))
+    if environment == "prod" and edge.routes:
+        if not edge.image.digest:
+            problems.append(
+                (
+                    ("edge", "image", "digest"),
+                    "required when environment is 'prod' (pin the image: docker buildx imagetools "
+                    f"inspect {edge.image.repository}:{edge.image.tag})",
+                )
+            )
+        if edge.certificates.mode == "dev":
+            problems.append(
+                (
+                    ("edge", "certificates", "mode"),
+                    "'dev' (a local CA) is not allowed in prod; use acme or custom",
+                )
+            )
+        if edge.certificates.mode == "acme" and edge.certificates.acme.staging:
+            problems.append(
+                (
+                    ("edge", "certificates", "acme", "staging"),
+                    "staging certificates are untrusted; not allowed in prod",
+                )
+            )
+    return problems
+
+
+def swarm_problems(
+    swarm: SwarmSettings,
+    services: Mapping[str, ServiceSettings],
+    volumes: Mapping[str, VolumeSettings],
+    *,
+    edge_volumes: tuple[str, ...] = (),
+) -> list[Problem]:
+    """Swarm mode: `edge_volumes` are the volumes the edge mounts (when something is routed); they
+    must sit on the edge's node, as a service's volumes must sit on one node."""
+    if not swarm.enabled:
+        return []
+    problems: list[Problem] = [
+        (("swarm", "volumeNodes", volume), f"unknown EncryptedVolume {volume!r}")
+        for volume in swarm.volume_nodes
+        if volume not in volumes
+    ]
+    for name, service in services.items():
+        if not service.enabled:
+            continue
+        nodes = {swarm.node_of_volume(v) for v in service.volumes}
+        if len(nodes) > 1:
+            problems.append(
+                (
+                    ("services", name, "volumes"),
+                    f"its volumes sit on different nodes ({', '.join(sorted(nodes))}); a task can only "
+                    "mount volumes of the node it runs on (swarm.volumeNodes)",
+                )
+            )
+    for volume in edge_volumes:
+        if volume in volumes and swarm.node_of_volume(volume) != swarm.edge:
+            problems.append(
+                (
+                    ("swarm", "volumeNodes", volume),
+                    f"the edge runs on {swarm.edge!r} and mounts this volume; it must sit on that node, "
+                    f"not {swarm.node_of_volume(volume)!r}",
+                )
+            )
+    return problems
+
+
+def stack_problems(settings: StackSettings) -> list[Problem]:
+    """Every cross-key check, in key order."""
+    problems = volume_problems(settings.volumes)
+    problems += service_problems(
+        settings.services, settings.volumes, settings.runtime, environment=settings.environment
+    )
+    problems += edge_problems(
+        settings.edge, settings.services, settings.volumes, settings.runtime, environment=settings.environment
+    )
+    edge_volumes = (
+        (settings.runtime.secrets_volume, settings.runtime.logs_volume) if settings.edge.routes else ()
+    )
+    problems += swarm_problems(settings.swarm, settings.services, settings.volumes, edge_volumes=edge_volumes)
+    return problems
