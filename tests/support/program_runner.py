@@ -169,12 +169,14 @@ def run_program(
     stack: str = "dev",
     preview: bool = False,
     mocks: pulumi.runtime.Mocks | None = None,
+    monitor: RecordingMonitor | None = None,
 ) -> ProgramRun:
     """Runs `program` (default: the project's __main__.py) with the given config (keys without
-    namespace) and returns every registration. Exceptions from the program propagate."""
+    namespace) and returns every registration. Exceptions from the program propagate; pass a
+    `monitor` to see what was registered before one."""
     set_engine_config(config, secret_config, project)
     mocks = mocks or RealisticMocks()
-    monitor = RecordingMonitor(mocks)
+    monitor = monitor or RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
     _sync_await(run_pulumi_func(lambda: run_main(program)))
     return ProgramRun(monitor.registrations)
