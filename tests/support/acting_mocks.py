@@ -26,7 +26,8 @@ Deliberate, named substitutions (nothing else is faked):
 
 State: an `ActingMocks` keeps, per URN, the inputs, id and outputs of the previous run. Running the
 program again with the same instance compares inputs: unchanged resources are kept, changed ones
-are updated or replaced as the real provider would (see each executor's `replace_on`), and
+are updated or replaced as the real provider would (PROVIDER_REPLACEMENT, read from the providers'
+sources; each executor's `replace_on`), and
 resources no longer declared are deleted (reverse order) by `finish()`. A later issue can plug in
 executors that act on a remote host over SSH: an executor only needs `create`, `update` and
 `delete`.
@@ -166,6 +167,12 @@ class Request:
     parent: str
     dependencies: list[str]
     delete_before_replace: bool
+    protect: bool = False
+
+
+class ProtectedResource(RuntimeError):
+    """The engine refuses to delete a resource whose state says `protect` (until
+    `pulumi state unprotect`), and the run fails."""
 
 
 @dataclass
@@ -207,11 +214,320 @@ class Context:
         return docker.DockerClient(base_url=host, version="1.41", timeout=120)
 
 
+# --- what the real providers replace ---------------------------------------------------------
+#
+# For every input the program sets: does a change make the real provider REPLACE the resource
+# (create the new one, delete the old one) or update it in place? Read from the providers'
+# sources at the versions requirements.txt pins (tests/README.md, "Provider semantics the
+# stand-in encodes", lists the files and commits).
+#
+# The docker provider is bridged from a Terraform plugin-SDK provider, where a nested block (a
+# list or set of objects) with `ForceNew` replaces only when its number of elements changes;
+# inside an element each field counts with its own `ForceNew` (helper/schema/schema.go diffList
+# and diffSet; the bridge mirrors it, pkg/tfbridge/property_path.go
+# propertyPathTriggersReplacement). A set compares elements by value: a changed element is an
+# old one removed and a new one added, which replaces when either holds a non-empty ForceNew
+# field. `Block` encodes exactly that; FORCE_NEW and IN_PLACE are leaf rules.
+
+FORCE_NEW = "force-new"  # any change replaces
+IN_PLACE = "in-place"  # the provider's update runs (which may not apply the change: see the table)
+
+
+@dataclass(frozen=True)
+class Block:
+    """A nested block of a bridged provider: `fields` rule each element, `force_new` is the
+    block's own ForceNew (its element count), `ordered` tells a list (by position) from a set."""
+
+    fields: Mapping[str, Rule]
+    force_new: bool = False
+    ordered: bool = True
+
+
+Rule = str | Block
+
+
+def _blank(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def _elements(value: Any) -> list[Mapping[str, Any]]:
+    """A block's elements; the bridge flattens a one-element block (MaxItems 1) to an object."""
+    if _blank(value):
+        return []
+    return [value] if isinstance(value, Mapping) else list(value)
+
+
+def _rule(rules: Mapping[str, Rule], key: str, path: str) -> Rule:
+    if key not in rules:
+        raise UnhonouredInput(f"no replacement rule for input {path!r}: read it from the provider's source")
+    return rules[key]
+
+
+def _replaces(rule: Rule, old: Any, new: Any, path: str) -> bool:
+    if old == new or (_blank(old) and _blank(new)):
+        return False
+    if rule == FORCE_NEW:
+        return True
+    if rule == IN_PLACE:
+        return False
+    assert isinstance(rule, Block)
+    olds, news = _elements(old), _elements(new)
+    if len(olds) != len(news) and rule.force_new:
+        return True
+    if not rule.ordered:
+        removed = [o for o in olds if o not in news]
+        added = [n for n in news if n not in olds]
+        return any(_holds_force_new(rule, e, path) for e in removed + added)
+    for i in range(max(len(olds), len(news))):
+        if i >= len(olds) or i >= len(news):
+            if _holds_force_new(rule, (olds if i < len(olds) else news)[i], path):
+                return True
+            continue
+        o, n = olds[i], news[i]
+        for key in set(o) | set(n):
+            if _replaces(_rule(rule.fields, key, f"{path}[{i}].{key}"), o.get(key), n.get(key), path):
+                return True
+    return False
+
+
+def _holds_force_new(block: Block, element: Mapping[str, Any], path: str) -> bool:
+    """Whether adding or removing this element replaces: it has a non-empty ForceNew field."""
+    for key, value in element.items():
+        if _blank(value):
+            continue
+        rule = _rule(block.fields, key, f"{path}.{key}")
+        if rule == FORCE_NEW:
+            return True
+        if isinstance(rule, Block) and (
+            rule.force_new or any(_holds_force_new(rule, e, f"{path}.{key}") for e in _elements(value))
+        ):
+            return True
+    return False
+
+
+def replacing_inputs(rules: Mapping[str, Rule], old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """The top-level inputs whose change from `old` to `new` makes the provider replace."""
+    return [
+        key
+        for key in sorted(set(old) | set(new))
+        if _replaces(_rule(rules, key, key), old.get(key), new.get(key), key)
+    ]
+
+
+# labelSchema (kreuzwerker internal/provider/helpers.go newLabelSchema(true)): label and value
+# are ForceNew, so any label change replaces a network, volume, container or secret.
+_LABEL_SET = Block({"label": FORCE_NEW, "value": FORCE_NEW}, force_new=True, ordered=False)
+_COMMAND_INPUTS: dict[str, Rule] = {
+    # pulumi-command provider/pkg/provider/common/inputs.go: only `triggers` carries
+    # provider:"replaceOnChanges"; the Command has no custom Diff, so pulumi-go-provider's default
+    # diff (infer/resource.go) makes every other change an update (`update`, else `create`).
+    "triggers": FORCE_NEW,
+    "create": IN_PLACE,
+    "update": IN_PLACE,
+    "delete": IN_PLACE,
+    "stdin": IN_PLACE,
+    "interpreter": IN_PLACE,
+    "addPreviousOutputInEnv": IN_PLACE,
+}
+_TLS_SUBJECT = FORCE_NEW  # subject block and each of its attributes: RequiresReplace
+
+PROVIDER_REPLACEMENT: dict[str, dict[str, Rule]] = {
+    # pulumi-docker provider/resources.go sets no ForcesProviderReplace on the provider config,
+    # so the bridge's DiffConfig (pkg/tfbridge/provider.go configDiffer) never replaces it.
+    "pulumi:providers:docker": {"host": IN_PLACE, "version": IN_PLACE, "sshOpts": IN_PLACE},
+    # resource_docker_network.go: no Update at all, every field ForceNew.
+    "docker:index/network:Network": {
+        "name": FORCE_NEW,
+        "driver": FORCE_NEW,
+        "internal": FORCE_NEW,
+        "attachable": FORCE_NEW,
+        "options": FORCE_NEW,
+        "labels": _LABEL_SET,
+    },
+    # resource_docker_volume.go: name, driver, driver_opts, labels ForceNew; the Update only
+    # changes cluster.availability (a Swarm cluster volume).
+    "docker:index/volume:Volume": {
+        "name": FORCE_NEW,
+        "driver": FORCE_NEW,
+        "driverOpts": FORCE_NEW,
+        "labels": _LABEL_SET,
+    },
+    # resource_docker_image.go (docker_image = RemoteImage): name ForceNew, keep_locally updatable.
+    "docker:index/remoteImage:RemoteImage": {"name": FORCE_NEW, "keepLocally": IN_PLACE},
+    # resource_docker_container.go; resourceDockerContainerUpdate (..._funcs.go) applies only
+    # restart, max_retry_count, memory, memory_swap (and cpu_shares, cpu_set, blkio limits) and
+    # starts a container whose must_run went true. The other non-ForceNew inputs below (tmpfs,
+    # healthcheck, init, and a mount's type/source/target/read_only at an unchanged count) are
+    # IN_PLACE without being applied: the running container keeps the old value.
+    "docker:index/container:Container": {
+        "name": FORCE_NEW,
+        "image": FORCE_NEW,
+        "user": FORCE_NEW,
+        "command": FORCE_NEW,
+        "entrypoints": FORCE_NEW,
+        "envs": FORCE_NEW,
+        "labels": _LABEL_SET,
+        "hostname": FORCE_NEW,
+        "workingDir": FORCE_NEW,
+        "networksAdvanced": Block({"name": FORCE_NEW, "aliases": FORCE_NEW}, force_new=True, ordered=False),
+        "mounts": Block(
+            {
+                "type": IN_PLACE,
+                "source": IN_PLACE,
+                "target": IN_PLACE,
+                "readOnly": IN_PLACE,
+                "tmpfsOptions": Block({"sizeBytes": IN_PLACE, "mode": IN_PLACE}, force_new=True),
+            },
+            force_new=True,
+            ordered=False,
+        ),
+        "tmpfs": IN_PLACE,
+        "readOnly": FORCE_NEW,
+        "privileged": FORCE_NEW,
+        "ipcMode": FORCE_NEW,
+        "networkMode": FORCE_NEW,
+        "capabilities": Block({"adds": FORCE_NEW, "drops": FORCE_NEW}, force_new=True, ordered=False),
+        "securityOpts": FORCE_NEW,
+        "memory": IN_PLACE,
+        "memorySwap": IN_PLACE,
+        "cpus": FORCE_NEW,
+        "healthcheck": IN_PLACE,
+        "restart": IN_PLACE,
+        "maxRetryCount": IN_PLACE,
+        "logDriver": FORCE_NEW,
+        "logOpts": FORCE_NEW,
+        "ports": Block(
+            {"internal": FORCE_NEW, "external": FORCE_NEW, "ip": FORCE_NEW, "protocol": FORCE_NEW},
+            force_new=True,
+        ),
+        "uploads": Block(
+            {"file": FORCE_NEW, "content": FORCE_NEW, "contentBase64": FORCE_NEW, "executable": FORCE_NEW},
+            force_new=True,
+            ordered=False,
+        ),
+        "mustRun": IN_PLACE,
+        "start": IN_PLACE,
+        "init": IN_PLACE,
+        "stopSignal": FORCE_NEW,
+        "stopTimeout": FORCE_NEW,
+        "destroyGraceSeconds": IN_PLACE,
+        "removeVolumes": IN_PLACE,
+    },
+    # resource_docker_secret.go: no Update, every field ForceNew.
+    "docker:index/secret:Secret": {"name": FORCE_NEW, "data": FORCE_NEW, "labels": _LABEL_SET},
+    # resource_docker_service.go (Update exists): ForceNew are name, mode (the block: its count
+    # only), the container spec's labels (labelSchema) and each task network attachment's fields.
+    "docker:index/service:Service": {
+        "name": FORCE_NEW,
+        "labels": IN_PLACE,  # labelSchemaUpdatable
+        "taskSpec": Block(
+            {
+                "containerSpec": Block(
+                    {
+                        "image": IN_PLACE,
+                        "args": IN_PLACE,
+                        "env": IN_PLACE,
+                        "labels": Block({"label": FORCE_NEW, "value": FORCE_NEW}, ordered=False),
+                        "user": IN_PLACE,
+                        "readOnly": IN_PLACE,
+                        "capDrops": IN_PLACE,
+                        "capAdds": IN_PLACE,
+                        "mounts": IN_PLACE,
+                        "secrets": IN_PLACE,
+                        "healthcheck": IN_PLACE,
+                    }
+                ),
+                "resources": IN_PLACE,
+                "restartPolicy": IN_PLACE,
+                "placement": IN_PLACE,
+                "networksAdvanceds": Block(
+                    {"id": FORCE_NEW, "name": FORCE_NEW, "aliases": FORCE_NEW}, ordered=False
+                ),
+                "logDriver": IN_PLACE,
+            }
+        ),
+        "mode": Block({"replicated": IN_PLACE}, force_new=True),
+        "endpointSpec": IN_PLACE,
+    },
+    "command:local:Command": dict(_COMMAND_INPUTS),
+    # provider/pkg/provider/remote/command.go: `connection` (a new key, host, user) is an update.
+    "command:remote:Command": {**_COMMAND_INPUTS, "connection": IN_PLACE},
+    # terraform-provider-random internal/provider/resource_password.go (schema version 3): every
+    # argument has RequiresReplace (keepers: RequiresReplaceIfValuesNotNull; override_special:
+    # unless "" -> null).
+    "random:index/randomPassword:RandomPassword": dict.fromkeys(
+        (
+            "keepers",
+            "length",
+            "special",
+            "upper",
+            "lower",
+            "numeric",
+            "number",
+            "minUpper",
+            "minLower",
+            "minNumeric",
+            "minSpecial",
+            "overrideSpecial",
+        ),
+        FORCE_NEW,
+    ),
+    # terraform-provider-tls internal/provider/resource_private_key.go: all RequiresReplace.
+    "tls:index/privateKey:PrivateKey": {
+        "algorithm": FORCE_NEW,
+        "rsaBits": FORCE_NEW,
+        "ecdsaCurve": FORCE_NEW,
+    },
+    # resource_self_signed_cert.go: everything but early_renewal_hours replaces (private_key_pem:
+    # requireReplaceIfStateContainsPEMString); a certificate in its renewal window is replaced
+    # by ModifyPlan (common_cert.go), which no input change here models.
+    "tls:index/selfSignedCert:SelfSignedCert": {
+        "privateKeyPem": FORCE_NEW,
+        "subject": _TLS_SUBJECT,
+        "validityPeriodHours": FORCE_NEW,
+        "earlyRenewalHours": IN_PLACE,
+        "allowedUses": FORCE_NEW,
+        "isCaCertificate": FORCE_NEW,
+        "dnsNames": FORCE_NEW,
+        "ipAddresses": FORCE_NEW,
+        "setSubjectKeyId": FORCE_NEW,
+    },
+    # resource_cert_request.go: every argument replaces.
+    "tls:index/certRequest:CertRequest": {
+        "privateKeyPem": FORCE_NEW,
+        "subject": _TLS_SUBJECT,
+        "dnsNames": FORCE_NEW,
+        "ipAddresses": FORCE_NEW,
+    },
+    # resource_locally_signed_cert.go: everything but early_renewal_hours replaces.
+    "tls:index/locallySignedCert:LocallySignedCert": {
+        "certRequestPem": FORCE_NEW,
+        "caPrivateKeyPem": FORCE_NEW,
+        "caCertPem": FORCE_NEW,
+        "validityPeriodHours": FORCE_NEW,
+        "earlyRenewalHours": IN_PLACE,
+        "allowedUses": FORCE_NEW,
+        "isCaCertificate": FORCE_NEW,
+    },
+}
+
+# pulumi-docker provider/resources.go: docker_container has DeleteBeforeReplace (a fixed name
+# cannot exist twice). Every other type is replaced create-first, the old one deleted at the end.
+PROVIDER_DELETE_BEFORE_REPLACE = frozenset({"docker:index/container:Container"})
+
+
 class Executor:
     type: str = ""
     fields: Mapping[str, Any] = {}
-    # Input changes that make the real provider replace the resource ("*": every change).
-    replace_on: frozenset[str] = frozenset({"*"})
+
+    @property
+    def replace_on(self) -> Mapping[str, Rule]:
+        """How the real provider treats a change of each input (PROVIDER_REPLACEMENT)."""
+        return PROVIDER_REPLACEMENT[self.type]
+
+    @property
+    def delete_before_replace(self) -> bool:
+        return self.type in PROVIDER_DELETE_BEFORE_REPLACE
 
     def create(self, ctx: Context, req: Request) -> tuple[str, dict[str, Any]]:
         raise NotImplementedError
@@ -223,14 +539,12 @@ class Executor:
         raise NotImplementedError
 
     def needs_replace(self, old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
-        changed = {k for k in set(old) | set(new) if old.get(k) != new.get(k)}
-        return bool(changed) and ("*" in self.replace_on or bool(changed & self.replace_on))
+        return bool(replacing_inputs(self.replace_on, old, new))
 
 
 class DockerProviderExecutor(Executor):
     type = "pulumi:providers:docker"
     fields = {"host": HONOURED, "version": HONOURED}
-    replace_on = frozenset()
 
     def create(self, ctx: Context, req: Request) -> tuple[str, dict[str, Any]]:
         host = req.inputs.get("host")
@@ -544,9 +858,6 @@ class CommandExecutor(Executor):
         "interpreter": HONOURED,
         "addPreviousOutputInEnv": HONOURED,
     }
-    # pulumi-command marks only `triggers` replace-on-change and has no custom diff: any other
-    # changed input runs `update` (or `create` when there is no `update`).
-    replace_on = frozenset({"triggers"})
 
     def __init__(self, luks: LuksDataDirStandIn | None = None) -> None:
         self.luks = luks or LuksDataDirStandIn()
@@ -612,13 +923,13 @@ class LuksDataDirStandIn:
 class SecretFileOnPlainDisk:
     """SecretFile programs (`ep-secret-file-*`) run for real, except their refusal to write unless
     the volume's data directory sits on its unlocked /dev/mapper device: with the LUKS stand-in
-    there is no mapper here, so that one check becomes "the data directory exists". The refusal
+    there is no mapper here, so that one check becomes "the mount point exists". The refusal
     itself is tested against real LUKS mappings in the edge and vm tiers."""
 
     CHECK = "sf_require_encrypted_storage() {"
     REPLACEMENT = (
         "sf_require_encrypted_storage() {\n"
-        '  [ -d "$EP_DATA_DIR" ] || sf_die "$EP_DATA_DIR does not exist"  # docker tier: no LUKS mapping\n'
+        '  [ -d "$EP_MOUNT" ] || sf_die "$EP_MOUNT does not exist"  # docker tier: no LUKS mapping\n'
         "}\n"
         "_sf_require_encrypted_storage_not_used_in_the_docker_tier() {"
     )
@@ -1149,7 +1460,7 @@ class ActingMocks(pulumi.runtime.Mocks):
             executor.needs_replace(previous.request.inputs, req.inputs)
             or previous.request.provider != req.provider
         ):
-            if req.delete_before_replace:
+            if req.delete_before_replace or executor.delete_before_replace:
                 executor.delete(self.context, previous)
                 rid, outputs = executor.create(self.context, req)
             else:
@@ -1166,6 +1477,15 @@ class ActingMocks(pulumi.runtime.Mocks):
             self.current[req.urn] = Recorded(req, rid, outputs)
         return rid, outputs
 
+    def unprotect(self, name_prefix: str) -> list[str]:
+        """What `pulumi state unprotect <urn>` does to the state, for every resource whose name
+        starts with the prefix: the next run may delete them."""
+        found = [urn for urn in self.state if urn.rsplit("::", 1)[-1].startswith(name_prefix)]
+        for urn in found:
+            recorded = self.state[urn]
+            recorded.request.protect = False
+        return found
+
     def finish(self) -> RunReport:
         """Deletes what the previous run had and this run did not declare; the current run
         becomes the state the next run is compared with."""
@@ -1173,6 +1493,11 @@ class ActingMocks(pulumi.runtime.Mocks):
             self.executors[recorded.request.type].delete(self.context, recorded)
         self.replaced_pending_delete = []
         gone = [urn for urn in reversed(self.order) if urn in self.state and urn not in self.current]
+        protected = [urn for urn in gone if self.state[urn].request.protect]
+        if protected:
+            raise ProtectedResource(
+                "refusing to delete protected resources (pulumi state unprotect first): " + ", ".join(protected)
+            )
         for urn in gone:
             recorded = self.state[urn]
             self.executors[recorded.request.type].delete(self.context, recorded)
@@ -1216,6 +1541,7 @@ class ActingMonitor(RecordingMonitor):
                     parent=request.parent,
                     dependencies=list(request.dependencies),
                     delete_before_replace=bool(request.deleteBeforeReplace),
+                    protect=bool(request.protect),
                 )
             )
         return super().RegisterResource(request)

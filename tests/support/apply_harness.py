@@ -22,9 +22,10 @@ that are no longer declared. Any input field not listed below fails the run (Unh
 Honoured input fields, beyond those of acting_mocks.py:
   command:remote:Command             connection[host, port, user, privateKey, hostKey,
       dialErrorLimit, perDialTimeout], create, update, delete, stdin, triggers,
-      addPreviousOutputInEnv (must be false). A change of `triggers` replaces the command (the
-      new one's create, then the old one's delete at the end of the run), as the provider does;
-      other changes run `update` (or `create`).
+      addPreviousOutputInEnv (must be false). Replacement follows PROVIDER_REPLACEMENT (acting
+      mocks): a change of `triggers` replaces the command (the new one's create, then the old
+      one's delete at the end of the run), as the provider does; other changes, `connection`
+      included, run `update` (or `create`).
   pulumi:providers:docker            host (unix:// or ssh://), sshOpts (JSON list, as the SDK
       sends provider config)
 """
@@ -154,11 +155,6 @@ class RemoteCommandExecutor(Executor):
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.runs: list[tuple[str, str, float]] = []  # (resource, phase, seconds)
-
-    def needs_replace(self, old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
-        # `triggers` is replace-on-change whether or not `update` is set (pulumi-command has no
-        # custom diff); every other change runs `update`.
-        return old.get("triggers") != new.get("triggers")
 
     def execute(
         self, inputs: Mapping[str, Any], text: str | None, *, name: str, phase: str
