@@ -7,7 +7,7 @@ key to change as a path (spelled for `pulumi config set --path` by keys.config_k
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from .keys import PathPart
@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 Problem = tuple[tuple[PathPart, ...], str]
 
 
-def _known(names: object) -> str:
-    return ", ".join(sorted(names)) or "none"  # type: ignore[call-overload]
+def _known(names: Iterable[str]) -> str:
+    return ", ".join(sorted(names)) or "none"
 
 
 def volume_problems(volumes: Mapping[str, VolumeSettings]) -> list[Problem]:
@@ -142,10 +142,11 @@ def edge_problems(
     those services' link networks. It keeps its keys and logs on the secrets and logs volumes. In
     prod its image is pinned by digest and its certificates are publicly trusted."""
     problems: list[Problem] = []
-    for key, volume in (
+    runtime_volumes: list[tuple[tuple[PathPart, ...], str]] = [
         (("runtime", "secretsVolume"), runtime.secrets_volume),
         (("runtime", "logsVolume"), runtime.logs_volume),
-    ):
+    ]
+    for key, volume in runtime_volumes:
         if edge.routes and volume not in volumes:
             problems.append(
                 (

@@ -58,7 +58,7 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
 class KeyProblem(ValueError):
     """A problem with the setting at `path` (relative to the model that raises it)."""
 
-    def __init__(self, path: Sequence[PathPart] | PathPart, message: str) -> None:
-        self.path: tuple[PathPart, ...] = tuple(path) if isinstance(path, list | tuple) else (path,)
+    def __init__(self, path: tuple[PathPart, ...] | PathPart, message: str) -> None:
+        self.path: tuple[PathPart, ...] = path if isinstance(path, tuple) else (path,)
         self.message = message
         super().__init__(f"{key_path(self.path)}: {message}")
