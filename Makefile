@@ -7,7 +7,7 @@ VM ?= 0
 DEV_STAMP := .venv/.deps-dev
 POLICY_STAMP := policy/.venv/.deps
 
-.PHONY: up deps test test-fast test-deps lint bench preview output destroy show env
+.PHONY: up deps test test-fast test-deps lint bench preview output destroy show env pin-images
 
 # Set up and deploy the dev stack (scripts/up-dev.sh: prerequisites, venvs, Pulumi CLI, `pulumi up`).
 up:
@@ -50,3 +50,8 @@ preview output destroy show:
 
 env:
 	@bash -c 'source scripts/pulumi-env.sh && pulumi_env_print'
+
+# Pin every image Pulumi.$(STACK).yaml names by the digest its registry serves now.
+pin-images:
+	[ -x $(PY) ] || ./scripts/python-deps.sh program
+	$(PY) scripts/pin_images.py $(STACK)
