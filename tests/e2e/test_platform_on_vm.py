@@ -29,6 +29,7 @@ import pytest
 from components.settings import parse_settings
 from components.settings.edge import ImageSettings
 from components.settings.services import BUILTIN_SERVICES
+from tests.support.acting_mocks import ProtectedResource
 from tests.support.analyzer import capture, evaluate
 from tests.support.apply_harness import ApplyHarness
 from tests.support.edgelab import (
@@ -392,6 +393,11 @@ def test_6_raising_key_version_rotates_every_passphrase(scenario: Scenario) -> N
 
 def test_7_removing_a_volume_closes_it_and_keeps_its_data(scenario: Scenario) -> None:
     del scenario.config["volumes"]["archive"]
+    # Its passphrases are protected (in manual mode the state holds the only copy): the operator
+    # unprotects them as the README says, or the engine refuses the removal.
+    with pytest.raises(ProtectedResource, match="archive-passphrase-v"):
+        scenario.apply()
+    assert len(scenario.harness.mocks.unprotect("archive-passphrase-v")) == 2  # v2 and v1
     with timed("7 volume removal"):
         report = scenario.apply()
     deleted_names = {urn.rsplit("::", 1)[1] for urn in report.deleted}
