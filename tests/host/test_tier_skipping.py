@@ -1,0 +1,51 @@
+"""`make test` on a machine that lacks something: the tier that needs it is skipped and named with
+the reason, and under CI=true the run fails before any test instead. The machine is made to
+lack qemu and shellcheck in a private mount namespace (/dev/null bound over the programs)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+HIDDEN = [shutil.which("qemu-system-x86_64"), shutil.which("shellcheck")]
+TESTS = ["tests/vm/test_vmlab.py", "tests/unit/test_swarm_preflight.py"]
+
+
+def run_without_qemu_and_shellcheck(*, ci: bool) -> subprocess.CompletedProcess[str]:
+    assert all(HIDDEN), "this test hides real programs: the host tier has them"
+    hide = " && ".join(f"mount --bind /dev/null {path}" for path in HIDDEN)
+    env = {k: v for k, v in os.environ.items() if k != "CI"} | ({"CI": "true"} if ci else {})
+    pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", *TESTS]
+    script = f'{hide} && exec "$@"'
+    return subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", *pytest],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_a_tier_the_machine_cannot_run_is_skipped_and_named() -> None:
+    result = run_without_qemu_and_shellcheck(ci=False)
+    assert result.returncode == 0, result.stdout[-3000:]
+    out = result.stdout
+    assert "tiers this machine cannot run (skipped)" in out
+    assert "tier vm: qemu-system-x86_64 not found (make test-deps):" in out
+    assert "needs shellcheck: shellcheck not found (make test-deps): 1 tests skipped" in out
+    assert " passed" in out.splitlines()[-1], "the rest of the selection still runs"
+
+
+def test_under_ci_nothing_may_be_skipped() -> None:
+    result = run_without_qemu_and_shellcheck(ci=True)
+    assert result.returncode == 4, result.stdout[-3000:]
+    text = result.stdout + result.stderr
+    assert "CI=true: every tier must run, but this machine cannot run:" in text
+    assert "tier vm: qemu-system-x86_64 not found" in text and "needs shellcheck" in text
+    assert " passed" not in text, "no test runs"
