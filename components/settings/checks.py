@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
+from .base import parse_owner
 from .keys import PathPart
-from .services import RESERVED_SERVICE_NAMES, image_parts
+from .services import IMAGE_USERS, RESERVED_SERVICE_NAMES, image_parts
 
 if TYPE_CHECKING:
     from . import StackSettings
@@ -90,6 +91,17 @@ def service_problems(
                 (
                     (*key, "user"),
                     f"{service.user} cannot write its volumes (dataOwner {owner}); set both to the same uid:gid",
+                )
+            )
+        elif len(owners) == 1 and service.user is None and parse_owner(next(iter(owners)))[0] == 0:
+            # The service runs as its volumes' owner: here root, with the decrypted data mounted.
+            volume = next(v for v in service.volumes if v in volumes)
+            expected = IMAGE_USERS.get(name, "the uid:gid its image runs as")
+            problems.append(
+                (
+                    ("volumes", volume, "dataOwner"),
+                    f"is {next(iter(owners))} (root) and service {name!r} runs as its volumes' owner; "
+                    f"containers never run as uid 0: set {expected}",
                 )
             )
         if (service.secrets or runtime.ca_bundle) and service.user is None and not owners:

@@ -41,7 +41,7 @@ VOLUMES = {
     "vector-store": {"size": "64MiB", "dataOwner": "1000:1000"},
     "documents": {"size": "64MiB", "dataOwner": "1000:1000"},
     "config-secrets": {"size": "64MiB"},
-    "logs": {"size": "64MiB"},
+    "logs": {"size": "64MiB", "dataOwner": "10001:10001"},
 }
 
 

@@ -415,6 +415,27 @@ ROWS: list[BadSettings] = [
         "value",
     ),
     BadSettings({"host": {"become": 1}}, _key("host.become"), "valid boolean", "value"),
+    BadSettings(
+        {"volumes": {"logs": {}}, "services": {"observability": {}}},
+        _key("volumes.logs.dataOwner"),
+        "runs as its volumes' owner; containers never run as uid 0: set 10001:10001",
+        "value",
+        "a service without a user runs as its volumes' dataOwner, 0:0 by default",
+    ),
+    BadSettings(
+        {
+            "volumes": {"documents": {"dataOwner": "0:1000"}},
+            "services": {
+                "reports": {
+                    "image": "registry.example.org/reports:1.4.2",
+                    "volumes": {"documents": "/srv/reports"},
+                }
+            },
+        },
+        _key("volumes.documents.dataOwner"),
+        "containers never run as uid 0",
+        "value",
+    ),
     # --- cross-key and prod checks, while parsing -------------------------------------------
     BadSettings(
         prod_edge(image={}), _key("edge.image.digest"), "required when environment is 'prod'", "cross"

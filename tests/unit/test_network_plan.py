@@ -19,7 +19,7 @@ OWNERS = {
     "vector-store": {"dataOwner": "1000:1000"},
     "documents": {"dataOwner": "1000:1000"},
     "config-secrets": {},
-    "logs": {},
+    "logs": {"dataOwner": "10001:10001"},
 }
 EDGE_CONFIG = {
     "routes": {
