@@ -195,14 +195,16 @@ def load_secrets(settings: StackSettings) -> StackSecrets:
     if settings.host.mode == "ssh" and key is None:
         raise SettingsError(
             [
-                f"{PROJECT}:sshPrivateKey: required when host.mode is 'ssh' "
+                f"{config_key(('sshPrivateKey',))}: required when host.mode is 'ssh' "
                 "(pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519)"
             ]
         )
     # Read as plain text only to validate it against edge.certificates.chain at preview; it leaves
     # this function as a secret Output and is never logged.
     edge_key = config.get("edgeTlsPrivateKey")
-    problems = [f"{PROJECT}:edgeTlsPrivateKey: {p}" for p in tls_key_problems(settings.edge, edge_key)]
+    problems = [
+        f"{config_key(('edgeTlsPrivateKey',))}: {p}" for p in tls_key_problems(settings.edge, edge_key)
+    ]
     if problems:
         raise SettingsError(problems)
     edge_secret = (
