@@ -34,10 +34,12 @@ How the configuration reaches Traefik, and why:
   `encrypted-platform.config-sha256` is a digest of those files, so a changed file replaces the
   container, which then reads it.
 - Private keys never enter an image layer or the container definition: the custom/dev key is a
-  SecretFile (host Command, key on secret stdin) in `edge-state/tls/`; ACME keys are written by
-  Traefik itself into `edge-state/acme.json` (0600). `edge-state/` is bound read-write at
-  /var/lib/traefik, the logs volume's `edge/` at /var/log/traefik. The edge sees only its own
-  directories of those shared volumes.
+  SecretFile (host Command, key on secret stdin) in `edge-tls/`, a root-owned directory bound
+  read-only over /var/lib/traefik/tls: root writes the key where the edge cannot plant a symlink.
+  ACME keys are written by Traefik itself into `edge-state/acme.json` (0600); `edge-state/` (the
+  edge's only writable state) is bound read-write at /var/lib/traefik, the logs volume's `edge/`
+  at /var/log/traefik. All of them sit in the volumes' root-owned binds directories (see
+  `subdirectory_volume`): the edge sees only its own directories of those shared volumes.
 - The container: docker.RemoteImage of the pinned reference (tag, plus digest in prod),
   `traefik --configFile=/etc/traefik/traefik.yml`, read-only root filesystem, capabilities
   dropped but NET_BIND_SERVICE, no-new-privileges, memory limit without swap, healthcheck via
@@ -51,6 +53,7 @@ Bad settings raise SettingsError while the program runs, i.e. at preview, before
 from __future__ import annotations
 
 import hashlib
+import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -84,7 +87,9 @@ EDGE_DIRECTORY_LABEL = "encrypted-platform.edge-directory"
 CONTAINER_PREFIX = "encrypted-platform"
 # Directories of the edge on the shared volumes (each bound on its own; see module docstring).
 CONFIG_DIRECTORY = "edge-config"  # on the secrets volume, read-only in the container
-STATE_DIRECTORY = "edge-state"  # on the secrets volume: acme.json, tls/edge.key
+STATE_DIRECTORY = "edge-state"  # on the secrets volume: acme.json (the edge writes here)
+KEY_DIRECTORY = "edge-tls"  # on the secrets volume: edge.key, root-owned, read-only in the container
+KEY_DIRECTORY_OWNER, KEY_DIRECTORY_MODE = "0:0", "0755"
 LOGS_DIRECTORY = "edge"  # on the logs volume
 CONFIG_FILE_MODE, CONFIG_DIR_MODE = "0444", "0755"
 PRIVATE_DIR_MODE, KEY_FILE_MODE = "0700", "0400"
@@ -167,15 +172,16 @@ class TraefikEdge(pulumi.ComponentResource):
         state: list[pulumi.Resource] = [
             self._directory(f"{name}-state-dir", args, args.secrets_volume, STATE_DIRECTORY)
         ]
+        key_file: SecretFile | None = None
         mode = settings.certificates.mode
         if mode == "custom":
             assert settings.certificates.chain is not None and args.tls_private_key is not None
             files[layout.certificate_file] = settings.certificates.chain
-            state.append(self._install_key(name, args, layout, args.tls_private_key))
+            key_file = self._install_key(name, args, layout, args.tls_private_key)
         elif mode == "dev":
             certificate, key = self._dev_pki(name, settings.hosts)
             files[layout.certificate_file] = certificate
-            state.append(self._install_key(name, args, layout, key))
+            key_file = self._install_key(name, args, layout, key)
         self.config_files = {
             path: VolumeFile(
                 f"{name}-config-{relative_to(layout.config_dir, path).replace('/', '-').replace('.', '-')}",
@@ -197,6 +203,19 @@ class TraefikEdge(pulumi.ComponentResource):
         )
         state_volume = self._bind(f"{name}-state", args, args.secrets_volume, STATE_DIRECTORY, state)
         logs_volume = self._bind(f"{name}-logs", args, args.logs_volume, LOGS_DIRECTORY, [logs])
+        key_mounts: list[docker.ContainerMountArgs] = []
+        binds = [config_volume, state_volume, logs_volume]
+        if key_file is not None:
+            key_volume = self._bind(f"{name}-tls", args, args.secrets_volume, KEY_DIRECTORY, [key_file])
+            key_mounts.append(
+                docker.ContainerMountArgs(
+                    type="volume",
+                    source=key_volume.name,
+                    target=posixpath.dirname(layout.private_key_file),
+                    read_only=True,
+                )
+            )
+            binds.append(key_volume)
         digest = pulumi.Output.all(*[files[p] for p in sorted(files)]).apply(
             lambda contents: config_digest(dict(zip(sorted(files), contents, strict=True)))
         )
@@ -220,6 +239,7 @@ class TraefikEdge(pulumi.ComponentResource):
                 ),
                 docker.ContainerMountArgs(type="volume", source=state_volume.name, target=layout.secrets_dir),
                 docker.ContainerMountArgs(type="volume", source=logs_volume.name, target=layout.logs_dir),
+                *key_mounts,
             ],
             ports=[
                 docker.ContainerPortArgs(
@@ -256,7 +276,7 @@ class TraefikEdge(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 provider=args.host.provider,
-                depends_on=[self.image, config_volume, state_volume, logs_volume],
+                depends_on=[self.image, *binds],
                 # A fixed name and fixed host ports: the old container must go before the new one starts.
                 delete_before_replace=True,
             ),
@@ -318,11 +338,12 @@ class TraefikEdge(pulumi.ComponentResource):
             SecretFileArgs(
                 host=args.host,
                 volume=args.secrets_volume,
-                path=f"{STATE_DIRECTORY}/{relative_to(layout.secrets_dir, layout.private_key_file)}",
+                path=f"{KEY_DIRECTORY}/{posixpath.basename(layout.private_key_file)}",
                 content=pulumi.Output.secret(key),
                 owner=args.settings.user,
                 mode=KEY_FILE_MODE,
-                dir_mode=PRIVATE_DIR_MODE,
+                dir_owner=KEY_DIRECTORY_OWNER,
+                dir_mode=KEY_DIRECTORY_MODE,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

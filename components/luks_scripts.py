@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
 from .settings.storage import (
     LUKS_CIPHER,
@@ -20,9 +19,10 @@ from .settings.storage import (
     EncryptionSettings,
     VolumeSettings,
 )
-from .shell import heredoc_function, render_shell_program
+from .shell import SCRIPTS_ROOT, heredoc_function, render_shell_program
 
-SCRIPTS_DIR = Path(__file__).parent / "scripts" / "luks"
+SCRIPTS_DIR = SCRIPTS_ROOT / "luks"
+VOLUME_LOCK_LIBRARY = SCRIPTS_ROOT / "volume_lock.sh"
 
 # Order matters only for readability: every library defines functions, the program calls them.
 LIBRARIES = (
@@ -39,6 +39,16 @@ LIBRARIES = (
 )
 PROGRAMS = ("ensure", "delete", "reencrypt")
 UNLOCK_HELPER = "unlock-at-boot.sh"
+
+BINDS_DIRECTORY = "binds"
+
+# The LUKS2 header area luksFormat writes: two copies of the metadata, then the key slots; the
+# data starts right after it. These are cryptsetup's defaults, passed explicitly so the
+# preflight checks exactly the bytes the format overwrites.
+LUKS2_METADATA_SIZE_BYTES = 16 * 1024
+LUKS2_KEYSLOTS_SIZE_BYTES = 16 * 1024 * 1024 - 2 * LUKS2_METADATA_SIZE_BYTES
+LUKS2_HEADER_AREA_BYTES = 2 * LUKS2_METADATA_SIZE_BYTES + LUKS2_KEYSLOTS_SIZE_BYTES
+SECTOR_BYTES = 512
 
 _UUID_NAMESPACE = uuid.UUID("6f1c0d4e-5b7a-4d59-9a43-2f0e8c1b7d21")
 
@@ -80,6 +90,12 @@ class LuksVolumeSpec:
     key_size_bits: int = LUKS_KEY_SIZE_BITS
 
     @property
+    def binds_dir(self) -> str:
+        """Root-owned directory beside the data directory for directories bound on their own
+        (see `secret_file.subdirectory_volume`); no container binds it as a whole."""
+        return f"{self.mount}/{BINDS_DIRECTORY}"
+
+    @property
     def mapper_path(self) -> str:
         return f"/dev/mapper/{self.mapper}"
 
@@ -101,6 +117,10 @@ class LuksVolumeSpec:
             "EP_LABEL": self.label,
             "EP_SUBSYSTEM": LUKS_SUBSYSTEM,
             "EP_SUBSYSTEM_PENDING": LUKS_SUBSYSTEM_PENDING,
+            "EP_LUKS2_METADATA_SIZE": str(LUKS2_METADATA_SIZE_BYTES),
+            "EP_LUKS2_KEYSLOTS_SIZE": str(LUKS2_KEYSLOTS_SIZE_BYTES),
+            "EP_HEADER_AREA_BYTES": str(LUKS2_HEADER_AREA_BYTES),
+            "EP_DATA_OFFSET_SECTORS": str(LUKS2_HEADER_AREA_BYTES // SECTOR_BYTES),
             "EP_CIPHER": self.cipher,
             "EP_KEY_SIZE": str(self.key_size_bits),
             "EP_PBKDF": self.pbkdf,
@@ -165,14 +185,25 @@ def _read(relative: str) -> str:
     return (SCRIPTS_DIR / relative).read_text()
 
 
+def unlock_helper_text() -> str:
+    """/usr/local/sbin/encrypted-platform-unlock: the volume lock library, then the helper."""
+    return render_shell_program(
+        "encrypted-platform-unlock: opens and mounts the encrypted-platform volumes at boot.",
+        {},
+        [VOLUME_LOCK_LIBRARY],
+        _read(UNLOCK_HELPER),
+        secrets_on_stdin=False,
+    )
+
+
 def render_script(spec: LuksVolumeSpec, body: str, title: str) -> str:
     """A complete bash program: parameters, libraries, then `body` (a program's main)."""
     return render_shell_program(
         f"encrypted-platform {title} for volume {spec.volume!r}.",
         spec.params(),
-        [SCRIPTS_DIR / lib for lib in LIBRARIES],
+        [VOLUME_LOCK_LIBRARY, *(SCRIPTS_DIR / lib for lib in LIBRARIES)],
         body,
-        extra=[heredoc_function("ep_unlock_helper_text", _read(UNLOCK_HELPER), "EP_UNLOCK_HELPER_EOF")],
+        extra=[heredoc_function("ep_unlock_helper_text", unlock_helper_text(), "EP_UNLOCK_HELPER_EOF")],
     )
 
 

@@ -7,13 +7,15 @@
 - VolumeDirectory: a directory with owner and mode, for a container to bind and write into.
 
 The programs (components/scripts/secret_file/, invoked as `ep-secret-file-<name>`) refuse to act
-unless the volume's data directory sits on its unlocked LUKS mapping, so nothing can land on the
-host's unencrypted root filesystem or in a container image layer. Containers see the files by
-binding the volume (or a directory of it, see `subdirectory_volume`).
+unless the volume's mount point is its unlocked LUKS mapping, so nothing can land on the host's
+unencrypted root filesystem or in a container image layer. Everything they write lives below the
+volume's binds directory (`<mount>/binds`, root-owned, beside the data directory, bound by no
+container as a whole); containers see one directory of it each (`subdirectory_volume`).
 
     key = SecretFile("edge-tls-key", SecretFileArgs(
-        host=host, volume=volumes["config-secrets"], path="tls/edge.key",
-        content=secrets.edge_tls_private_key, owner="0:0", mode="0400"))
+        host=host, volume=volumes["config-secrets"], path="edge-tls/edge.key",
+        content=secrets.edge_tls_private_key, owner="65532:65532", mode="0400",
+        dir_owner="0:0", dir_mode="0755"))
 """
 
 from __future__ import annotations
@@ -21,22 +23,22 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import pulumi
 import pulumi_docker as docker
 
 from .encrypted_volume import LABEL_PREFIX, EncryptedVolume, volume_labels
 from .host import DockerHost
-from .shell import invocation, render_shell_program
+from .shell import SCRIPTS_ROOT, invocation, render_shell_program
 
-SCRIPTS_DIR = Path(__file__).parent / "scripts" / "secret_file"
+SCRIPTS_DIR = SCRIPTS_ROOT / "secret_file"
+LIBRARIES = (SCRIPTS_ROOT / "volume_lock.sh", SCRIPTS_DIR / "lib.sh")
 PROGRAMS = ("install", "remove", "ensure_directory")
 INVOCATION_PREFIX = "ep-secret-file-"
 
-_RELATIVE = re.compile(r"^[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*$")
-_OWNER = re.compile(r"^\d{1,10}:\d{1,10}$")
-_MODE = re.compile(r"^0[0-7]{3}$")
+_RELATIVE = re.compile(r"[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*")
+_OWNER = re.compile(r"[0-9]{1,10}:[0-9]{1,10}")
+_MODE = re.compile(r"0[0-7]{3}")
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ class VolumeFileSpec:
     name: str
     mount: str  # the volume's LUKS mount point
     mapper: str  # its /dev/mapper name
-    data_dir: str  # the directory the docker.Volume binds
+    base_dir: str  # root-owned directory below the mount; relative paths start here
     relative_path: str
     owner: str = "0:0"
     mode: str = "0400"
@@ -57,28 +59,38 @@ class VolumeFileSpec:
     # again. Not a trigger: a changed trigger replaces the command, and the old command's delete
     # program would then remove the file its replacement had just written.
     luks_uuid: str = ""
+    dir_owner: str | None = None  # owner of the file's own directory (default: the file's owner)
 
     def __post_init__(self) -> None:
         parts = self.relative_path.split("/")
-        if not _RELATIVE.match(self.relative_path) or any(p in (".", "..") for p in parts):
+        if not _RELATIVE.fullmatch(self.relative_path) or any(p in (".", "..") for p in parts):
             raise ValueError(f"volume file path must be relative without '.' or '..': {self.relative_path!r}")
-        if not _OWNER.match(self.owner):
-            raise ValueError(f"owner must be numeric uid:gid: {self.owner!r}")
+        for owner in (self.owner, self.directory_owner):
+            if not _OWNER.fullmatch(owner):
+                raise ValueError(f"owner must be numeric uid:gid: {owner!r}")
+        # A secret's file is owner-only. Its directory is owner-only when the file's owner owns it;
+        # a root-owned directory that a container only reads (the edge's TLS key) may be
+        # traversable by others, never writable.
         forbidden = 0o077 if self.secret else 0o022
-        for mode in (self.mode, self.dir_mode):
-            if not _MODE.match(mode) or int(mode, 8) & forbidden:
+        directory_forbidden = forbidden if self.directory_owner == self.owner else 0o022
+        for mode, mask in ((self.mode, forbidden), (self.dir_mode, directory_forbidden)):
+            if not _MODE.fullmatch(mode) or int(mode, 8) & mask:
                 allowed = (
                     "owner-only (e.g. 0400, 0600, 0700)"
-                    if self.secret
+                    if mask == 0o077
                     else "not writable by others (e.g. 0444, 0755)"
                 )
                 raise ValueError(f"mode must be {allowed}: {mode!r}")
-        if not self.data_dir.startswith(self.mount + "/"):
-            raise ValueError(f"data directory {self.data_dir!r} is not inside the mount {self.mount!r}")
+        if not self.base_dir.startswith(self.mount + "/"):
+            raise ValueError(f"base directory {self.base_dir!r} is not inside the mount {self.mount!r}")
+
+    @property
+    def directory_owner(self) -> str:
+        return self.dir_owner if self.dir_owner is not None else self.owner
 
     @property
     def host_path(self) -> str:
-        return f"{self.data_dir}/{self.relative_path}"
+        return f"{self.base_dir}/{self.relative_path}"
 
     def params(self) -> dict[str, str]:
         return {
@@ -86,10 +98,11 @@ class VolumeFileSpec:
             "EP_MOUNT": self.mount,
             "EP_MAPPER": self.mapper,
             "EP_LUKS_UUID": self.luks_uuid,
-            "EP_DATA_DIR": self.data_dir,
+            "EP_BASE_DIR": self.base_dir,
             "EP_RELATIVE_PATH": self.relative_path,
             "EP_OWNER": self.owner,
             "EP_MODE": self.mode,
+            "EP_DIR_OWNER": self.directory_owner,
             "EP_DIR_MODE": self.dir_mode,
         }
 
@@ -101,7 +114,7 @@ def render_program(program: str, spec: VolumeFileSpec) -> str:
     return render_shell_program(
         f"encrypted-platform secret-file/{program} for {spec.name!r}.",
         spec.params(),
-        [SCRIPTS_DIR / "lib.sh"],
+        LIBRARIES,
         (SCRIPTS_DIR / f"{program}.sh").read_text(),
     )
 
@@ -115,18 +128,20 @@ def spec_for(
     mode: str,
     dir_mode: str = "0700",
     secret: bool = True,
+    dir_owner: str | None = None,
 ) -> VolumeFileSpec:
     return VolumeFileSpec(
         name=name,
         mount=volume.spec.mount,
         mapper=volume.spec.mapper,
         luks_uuid=volume.spec.uuid,
-        data_dir=volume.spec.data_dir,
+        base_dir=volume.spec.binds_dir,
         relative_path=relative_path,
         owner=owner,
         mode=mode,
         dir_mode=dir_mode,
         secret=secret,
+        dir_owner=dir_owner,
     )
 
 
@@ -162,11 +177,12 @@ def _command(
 class SecretFileArgs:
     host: DockerHost
     volume: EncryptedVolume
-    path: str  # relative to the volume's data directory
+    path: str  # relative to the volume's binds directory
     content: pulumi.Input[str]  # the secret
     owner: str = "0:0"
     mode: str = "0400"
     dir_mode: str = "0700"
+    dir_owner: str | None = None  # the file's directory (default: owner)
 
 
 class SecretFile(pulumi.ComponentResource):
@@ -175,7 +191,13 @@ class SecretFile(pulumi.ComponentResource):
     def __init__(self, name: str, args: SecretFileArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("encrypted-platform:storage:SecretFile", name, None, opts)
         spec = spec_for(
-            name, args.volume, args.path, owner=args.owner, mode=args.mode, dir_mode=args.dir_mode
+            name,
+            args.volume,
+            args.path,
+            owner=args.owner,
+            mode=args.mode,
+            dir_mode=args.dir_mode,
+            dir_owner=args.dir_owner,
         )
         self.spec = spec
         self.relative_path = args.path
@@ -196,7 +218,7 @@ class SecretFile(pulumi.ComponentResource):
 class VolumeFileArgs:
     host: DockerHost
     volume: EncryptedVolume
-    path: str  # relative to the volume's data directory
+    path: str  # relative to the volume's binds directory
     content: pulumi.Input[str]  # plain: visible in the Command's inputs
     owner: str = "0:0"
     mode: str = "0444"
@@ -235,7 +257,7 @@ class VolumeFile(pulumi.ComponentResource):
 class VolumeDirectoryArgs:
     host: DockerHost
     volume: EncryptedVolume
-    path: str  # relative to the volume's data directory
+    path: str  # relative to the volume's binds directory
     owner: str = "0:0"
     mode: str = "0700"
 
@@ -274,13 +296,19 @@ def subdirectory_volume(
 ) -> docker.Volume:
     """A docker.Volume bound to one directory of an encrypted volume, so a container sees only that
     directory (not the other services' files on the same volume). It depends on the volume (its
-    LUKS command) and on whatever creates the directory."""
+    LUKS command) and on whatever creates the directory.
+
+    The directory sits below the volume's root-owned binds directory, never below its data
+    directory: Docker resolves a bind source when the container starts and follows a symlink
+    there, so a container that could write the source's parent (a service owning the data
+    directory) could swap the source for a symlink and make Docker bind any host path into
+    another container. Every parent of a source is root-owned and bound by no container."""
     all_labels = {**volume_labels(volume.spec), **labels}
     return docker.Volume(
         name,
         name=f"{LABEL_PREFIX}-{name}",
         driver="local",
-        driver_opts={"type": "none", "o": "bind", "device": f"{volume.spec.data_dir}/{path}"},
+        driver_opts={"type": "none", "o": "bind", "device": f"{volume.spec.binds_dir}/{path}"},
         labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in all_labels.items()],
         opts=pulumi.ResourceOptions(parent=parent, provider=host.provider, depends_on=[volume, *depends_on]),
     )

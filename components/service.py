@@ -180,7 +180,7 @@ def service_specs(settings: StackSettings, plan: NetworkPlan) -> dict[str, Servi
 
 
 def files_directory(service: str) -> str:
-    """A service's directory on the secrets volume, relative to its data directory."""
+    """A service's directory on the secrets volume, relative to its binds directory."""
     return f"services/{service}"
 
 
@@ -339,7 +339,8 @@ class PlatformService(pulumi.ComponentResource):
             driver_opts={
                 "type": "none",
                 "o": "bind",
-                "device": f"{secrets_volume.spec.data_dir}/{directory}",
+                # Below the root-owned binds directory (see secret_file.subdirectory_volume).
+                "device": f"{secrets_volume.spec.binds_dir}/{directory}",
             },
             labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in labels.items()],
             opts=pulumi.ResourceOptions(parent=self, provider=args.host.provider, depends_on=self.files),

@@ -7,15 +7,21 @@ Secrets travel on stdin. `invocation` is the command line a Pulumi Command runs.
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 SCRIPTS_ROOT = Path(__file__).parent / "scripts"
+_PARAMETER_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
 
 
 def single_quoted(value: str) -> str:
-    """Always single-quoted, so every parameter line has the same shape (NAME='value')."""
+    """Always single-quoted, so every parameter line starts the same way (NAME='value'). Inside
+    single quotes bash takes every character literally (`$`, backquotes, backslashes, newlines);
+    only `'` itself needs care: close, an escaped quote, reopen. NUL cannot be in a program text."""
+    if "\0" in value:
+        raise ValueError("a NUL byte cannot be passed to a shell program")
     return "'" + value.replace("'", "'\\''") + "'"
 
 
@@ -40,22 +46,31 @@ def render_shell_program(
     libraries: Iterable[Path],
     body: str,
     extra: Iterable[str] = (),
+    *,
+    secrets_on_stdin: bool = True,
 ) -> str:
+    origin = "# Rendered from components/scripts by encrypted-platform"
     header = "\n".join(
         [
             "#!/usr/bin/env bash",
-            f"# {title}",
-            "# Rendered from components/scripts by encrypted-platform; secrets arrive on stdin only.",
+            f"# {' '.join(title.split())}",
+            f"{origin}; secrets arrive on stdin only." if secrets_on_stdin else f"{origin}.",
             "set -euo pipefail",
             "umask 077",
             "export LC_ALL=C",
         ]
     )
-    # Every program gets its whole parameter block, used or not.
-    block = ["# shellcheck disable=SC2034", "{"]
-    block += [f"{key}={single_quoted(value)}" for key, value in params.items()]
-    block += ["}"]
-    parts = [header, "\n".join(block)]
+    parts = [header]
+    if params:
+        # Every program gets its whole parameter block, used or not (SC2034); a `$`, backquote or
+        # backslash in a value is literal text on purpose (SC2016, SC1003).
+        block = ["# shellcheck disable=SC2034,SC2016,SC1003", "{"]
+        for key in params:
+            if not _PARAMETER_NAME.fullmatch(key):
+                raise ValueError(f"not a shell variable name: {key!r}")
+        block += [f"{key}={single_quoted(value)}" for key, value in params.items()]
+        block += ["}"]
+        parts.append("\n".join(block))
     parts += [strip_header(path.read_text()) for path in libraries]
     parts += list(extra)
     parts.append(strip_header(body))

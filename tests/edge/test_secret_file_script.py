@@ -24,7 +24,7 @@ def spec(root: Path, **overrides: Any) -> VolumeFileSpec:
         "name": "edge-tls-key",
         "mount": str(root / "mnt"),
         "mapper": "ep-config-secrets",
-        "data_dir": str(root / "mnt" / "data"),
+        "base_dir": str(root / "mnt" / "binds"),
         "relative_path": "tls/edge.key",
         "owner": "65532:65532",
         "mode": "0400",
@@ -37,17 +37,14 @@ def run(
     program: str, spec_: VolumeFileSpec, tmp_path: Path, *, stdin: str = "", mount_source: str | None
 ) -> subprocess.CompletedProcess[str]:
     """Runs a rendered program in a private mount namespace. With `mount_source`, a tmpfs with
-    that source is mounted on the volume's mount point first (and the data directory created)."""
+    that source is mounted on the volume's mount point first."""
     script = tmp_path / f"{program}.sh"
     script.write_text(render_program(program, spec_))
     Path(spec_.mount).mkdir(parents=True, exist_ok=True)
     setup = ""
     if mount_source:
-        setup = (
-            f"mount -t tmpfs -o size=4m {shlex.quote(mount_source)} {shlex.quote(spec_.mount)} && "
-            f"mkdir -p {shlex.quote(spec_.data_dir)} && "
-        )
-    # Keep the result visible to the test: copy the data directory out before the namespace ends.
+        setup = f"mount -t tmpfs -o size=4m {shlex.quote(mount_source)} {shlex.quote(spec_.mount)} && "
+    # Keep the result visible to the test: copy the volume's tree out before the namespace ends.
     export = f"; status=$?; cp -a {shlex.quote(spec_.mount)}/. {shlex.quote(str(tmp_path / 'seen'))}/ 2>/dev/null; exit $status"
     (tmp_path / "seen").mkdir(exist_ok=True)
     command = f"{setup}bash {shlex.quote(str(script))}{export}"
@@ -65,7 +62,7 @@ def test_writes_the_secret_from_stdin_with_owner_and_mode(tmp_path: Path) -> Non
     s = spec(tmp_path)
     result = run("install", s, tmp_path, stdin=SECRET, mount_source="/dev/mapper/ep-config-secrets")
     assert result.returncode == 0, result.stderr
-    written = tmp_path / "seen" / "data" / "tls" / "edge.key"
+    written = tmp_path / "seen" / "binds" / "tls" / "edge.key"
     assert written.read_text() == SECRET
     info = written.stat()
     assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (65532, 65532, 0o400)
@@ -78,11 +75,11 @@ def test_writes_the_secret_from_stdin_with_owner_and_mode(tmp_path: Path) -> Non
 
 def test_refuses_when_the_volume_is_not_mounted(tmp_path: Path) -> None:
     s = spec(tmp_path)
-    Path(s.data_dir).mkdir(parents=True)  # a data directory on the bare, unencrypted mount point
+    Path(s.base_dir).mkdir(parents=True)  # a directory on the bare, unencrypted mount point
     result = run("install", s, tmp_path, stdin=SECRET, mount_source=None)
     assert result.returncode != 0
     assert "refusing to write" in result.stderr
-    assert not (Path(s.data_dir) / "tls").exists()
+    assert not (Path(s.base_dir) / "tls").exists()
 
 
 def test_refuses_a_filesystem_that_is_not_the_volumes_mapping(tmp_path: Path) -> None:
@@ -90,7 +87,7 @@ def test_refuses_a_filesystem_that_is_not_the_volumes_mapping(tmp_path: Path) ->
     result = run("install", s, tmp_path, stdin=SECRET, mount_source="/dev/mapper/ep-someone-else")
     assert result.returncode != 0
     assert "not on /dev/mapper/ep-config-secrets" in result.stderr
-    assert not (tmp_path / "seen" / "data" / "tls" / "edge.key").exists()
+    assert not (tmp_path / "seen" / "binds" / "tls" / "edge.key").exists()
 
 
 def test_refuses_empty_stdin(tmp_path: Path) -> None:
@@ -98,7 +95,7 @@ def test_refuses_empty_stdin(tmp_path: Path) -> None:
     result = run("install", s, tmp_path, stdin="", mount_source="/dev/mapper/ep-config-secrets")
     assert result.returncode != 0
     assert "no content on stdin" in result.stderr
-    assert list((tmp_path / "seen" / "data" / "tls").iterdir()) == []
+    assert list((tmp_path / "seen" / "binds" / "tls").iterdir()) == []
 
 
 def test_remove_deletes_the_file_and_tolerates_an_unmounted_volume(tmp_path: Path) -> None:
@@ -109,9 +106,9 @@ def test_remove_deletes_the_file_and_tolerates_an_unmounted_volume(tmp_path: Pat
     remove.write_text(render_program("remove", s))
     Path(s.mount).mkdir(parents=True)
     program.write_text(
-        f"set -e\nmount -t tmpfs /dev/mapper/{s.mapper} {s.mount}\nmkdir -p {s.data_dir}\n"
-        f"bash {install}\ntest -f {s.data_dir}/tls/edge.key\nbash {remove} </dev/null\n"
-        f"test ! -e {s.data_dir}/tls/edge.key\numount {s.mount}\nbash {remove} </dev/null\n"
+        f"set -e\nmount -t tmpfs /dev/mapper/{s.mapper} {s.mount}\n"
+        f"bash {install}\ntest -f {s.base_dir}/tls/edge.key\nbash {remove} </dev/null\n"
+        f"test ! -e {s.base_dir}/tls/edge.key\numount {s.mount}\nbash {remove} </dev/null\n"
     )
     result = subprocess.run(
         ["unshare", "--mount", "--propagation", "private", "bash", str(program)],
@@ -167,7 +164,7 @@ def test_a_plain_file_may_be_world_readable(tmp_path: Path) -> None:
     )
     result = run("install", s, tmp_path, stdin="http: {}\n", mount_source="/dev/mapper/ep-config-secrets")
     assert result.returncode == 0, result.stderr
-    written = tmp_path / "seen" / "data" / "edge-config" / "dynamic" / "edge.yml"
+    written = tmp_path / "seen" / "binds" / "edge-config" / "dynamic" / "edge.yml"
     assert written.read_text() == "http: {}\n"
     assert stat.S_IMODE(written.stat().st_mode) == 0o444
     assert (
@@ -191,10 +188,10 @@ def test_ensure_directory_creates_an_owned_private_directory_and_keeps_its_conte
     Path(s.mount).mkdir(parents=True)
     script = tmp_path / "scenario.sh"
     script.write_text(
-        f"set -e\nmount -t tmpfs /dev/mapper/{s.mapper} {s.mount}\nmkdir -p {s.data_dir}\n"
-        f"bash {program} </dev/null\necho kept > {s.data_dir}/edge-state/acme.json\nchmod 0755 {s.data_dir}/edge-state\n"
-        f"bash {program} </dev/null\nstat -c '%u:%g %a' {s.data_dir}/edge-state\ncat {s.data_dir}/edge-state/acme.json\n"
-        f"umount {s.mount}\nmkdir -p {s.data_dir}\n! bash {program} </dev/null\n"
+        f"set -e\nmount -t tmpfs /dev/mapper/{s.mapper} {s.mount}\n"
+        f"bash {program} </dev/null\necho kept > {s.base_dir}/edge-state/acme.json\nchmod 0755 {s.base_dir}/edge-state\n"
+        f"bash {program} </dev/null\nstat -c '%u:%g %a' {s.base_dir}/edge-state\ncat {s.base_dir}/edge-state/acme.json\n"
+        f"umount {s.mount}\nmkdir -p {s.base_dir}\n! bash {program} </dev/null\n"
     )
     result = subprocess.run(
         ["unshare", "--mount", "--propagation", "private", "bash", str(script)],

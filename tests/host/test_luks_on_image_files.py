@@ -15,6 +15,7 @@ import pytest
 from tests.support.luks_lab import (
     ensure,
     key_opens,
+    loop_volume,
     luks_dump,
     make_spec,
     run_local,
@@ -31,7 +32,9 @@ ep_main() {
   ep_require_root
   ep_read_keys
   ep_prepare_backing
-  if [ "$(ep_preflight)" = "blank" ]; then ep_format; fi
+  local state
+  state=$(ep_preflight)
+  if [ "$state" = "blank" ]; then ep_format; fi
 }
 ep_main "$@"
 """
@@ -188,10 +191,10 @@ def test_device_backing_on_a_loop_device(tmp_path: Path) -> None:
     except subprocess.CalledProcessError as error:
         pytest.fail(f"loop devices are needed for device backing tests: {error.stderr}")
     try:
-        spec = make_spec(root=tmp_path, volume={"backing": "device", "device": loop})
+        spec = make_spec(root=tmp_path, volume=loop_volume(loop))
         refuses(spec, image, "ext4")
         subprocess.run(["wipefs", "--all", "--quiet", loop], check=True)
-        subprocess.run(["dd", "if=/dev/zero", f"of={loop}", "bs=1M", "count=2", "status=none"], check=True)
+        subprocess.run(["dd", "if=/dev/zero", f"of={loop}", "bs=1M", "count=16", "status=none"], check=True)
         format_volume(spec)
         assert re.search(rf"^UUID:\s+{spec.uuid}$", luks_dump(loop), re.M)
     finally:
@@ -202,7 +205,7 @@ def test_rotation_adds_the_new_key_and_removes_the_old(spec) -> None:
     format_volume(spec, KEY1)
     result = run_local(steps(spec, CONVERGE_KEYS), stdin=f"{KEY2}\n{KEY1}\n")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "rotated"
+    assert "rotated" in result.stdout.strip().split(",")
     assert key_opens(spec.source, KEY2)
     assert not key_opens(spec.source, KEY1), "the old passphrase must be rejected"
     assert len(re.findall(r"^\s+\d+: luks2$", luks_dump(spec.source), re.M)) == 1
@@ -230,7 +233,7 @@ def test_rotation_interrupted_after_adding_the_new_key_is_completed(spec) -> Non
     )
     assert key_opens(spec.source, KEY1) and key_opens(spec.source, KEY2)
     result = run_local(steps(spec, CONVERGE_KEYS), stdin=f"{KEY2}\n{KEY1}\n")
-    assert result.returncode == 0 and result.stdout.strip() == "rotated", result.stderr
+    assert result.returncode == 0 and "rotated" in result.stdout.strip().split(","), result.stderr
     assert key_opens(spec.source, KEY2) and not key_opens(spec.source, KEY1)
 
 
@@ -313,10 +316,11 @@ def test_keys_never_appear_in_argv_environment_or_output(tmp_path: Path) -> None
         root=tmp_path,
         encryption={"kdf": {"pbkdf": "argon2id", "memoryKib": 262144, "iterations": 8, "parallel": 1}},
     )
+    # Eight or so 256 MiB argon2 runs: minutes on a loaded machine (a limit, not a measurement).
     with ProcessWatcher([KEY1, KEY2]) as watcher:
-        formatted = run_local(steps(spec, FORMAT_ONLY), stdin=KEY1 + "\n")
-        rotated = run_local(steps(spec, CONVERGE_KEYS), stdin=f"{KEY2}\n{KEY1}\n")
-        full = run_local(ensure(spec), stdin=f"{KEY2}\n{KEY1}\n")  # stops at open on this host
+        formatted = run_local(steps(spec, FORMAT_ONLY), stdin=KEY1 + "\n", timeout=900)
+        rotated = run_local(steps(spec, CONVERGE_KEYS), stdin=f"{KEY2}\n{KEY1}\n", timeout=900)
+        full = run_local(ensure(spec), stdin=f"{KEY2}\n{KEY1}\n", timeout=900)  # stops at open here
     assert formatted.returncode == 0 and rotated.returncode == 0, formatted.stderr + rotated.stderr
     assert watcher.samples > 20
     assert watcher.seen == []

@@ -8,7 +8,10 @@ VM); the vm tier pipes the same text over SSH.
 
 from __future__ import annotations
 
+import os
+import shlex
 import subprocess
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -45,6 +48,16 @@ def make_spec(
     )
 
 
+def loop_volume(loop: str, **extra: Any) -> dict[str, Any]:
+    """Volume settings for a loop device the test attached (not a stable name: the reason says why)."""
+    return {
+        "backing": "device",
+        "device": loop,
+        "unstableDeviceReason": "a loop device attached by this test for its own lifetime",
+        **extra,
+    }
+
+
 def with_source(spec: LuksVolumeSpec, source: Path | str) -> LuksVolumeSpec:
     return replace(spec, source=str(source))
 
@@ -60,13 +73,53 @@ def command_line(program_text: str, name: str = "ep-luks-test") -> str:
     return invocation(program_text, name)
 
 
-def run_local(program_text: str, stdin: str = "", timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_local(
+    program_text: str,
+    stdin: str = "",
+    timeout: float = 120,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """`env` adds variables (e.g. a PATH with a stand-in tool first); the programs read none."""
     return subprocess.run(
         ["/bin/sh", "-c", command_line(program_text)],
         input=stdin,
         capture_output=True,
         text=True,
         timeout=timeout,
+        env={**os.environ, **env} if env else None,
+    )
+
+
+def run_isolated(
+    program_text: str,
+    work: Path,
+    stdin: str = "",
+    *,
+    setup: str = "",
+    env: Mapping[str, str] | None = None,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
+    """Runs a program as the Command would, in a private mount namespace whose /etc is an
+    overlay (crypttab and fstab edits stay there) and whose working directory is `work`.
+    `setup` runs first in the namespace (e.g. a tmpfs standing in for a mounted volume)."""
+    upper, scratch = work / ".etc-upper", work / ".etc-work"
+    upper.mkdir(parents=True, exist_ok=True)
+    scratch.mkdir(parents=True, exist_ok=True)
+    runner = (
+        "set -e\n"
+        f"mount -t overlay overlay -o lowerdir=/etc,upperdir={shlex.quote(str(upper))},"
+        f"workdir={shlex.quote(str(scratch))} /etc\n"
+        f"{setup}\n"
+        f"cd {shlex.quote(str(work))}\n"
+        'exec bash -c "$1" ep-isolated-test\n'
+    )
+    return subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "bash", "-c", runner, "runner", program_text],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **env} if env else None,
     )
 
 

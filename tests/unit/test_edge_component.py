@@ -156,7 +156,7 @@ def test_configuration_files_are_exactly_the_rendered_configuration_in_plain_vie
         command = commands[path]
         assert command.inputs["stdin"] == content and not is_secret(command.inputs["stdin"])
         script = script_of(command)
-        assert parameter(script, "EP_DATA_DIR") == "/srv/encrypted/config-secrets/data"
+        assert parameter(script, "EP_BASE_DIR") == "/srv/encrypted/config-secrets/binds"
         assert (parameter(script, "EP_OWNER"), parameter(script, "EP_MODE")) == ("0:0", "0444")
     static = yaml.safe_load(commands["/etc/traefik/traefik.yml"].inputs["stdin"])
     assert static["providers"] == {"file": {"directory": "/etc/traefik/dynamic", "watch": False}}
@@ -221,6 +221,8 @@ def test_mounts_bind_only_the_edges_own_directories_of_the_encrypted_volumes() -
         ("encrypted-platform-edge-config", "/etc/traefik", True),
         ("encrypted-platform-edge-logs", "/var/log/traefik", False),
         ("encrypted-platform-edge-state", "/var/lib/traefik", False),
+        # The dev key: root-owned directory, read-only over the state directory's tls/.
+        ("encrypted-platform-edge-tls", "/var/lib/traefik/tls", True),
     ]
     volumes = {v.plain("name"): v for v in run.of_type("docker:index/volume:Volume")}
     devices = {
@@ -232,17 +234,22 @@ def test_mounts_bind_only_the_edges_own_directories_of_the_encrypted_volumes() -
         "encrypted-platform-edge-config": {
             "type": "none",
             "o": "bind",
-            "device": "/srv/encrypted/config-secrets/data/edge-config",
+            "device": "/srv/encrypted/config-secrets/binds/edge-config",
         },
         "encrypted-platform-edge-state": {
             "type": "none",
             "o": "bind",
-            "device": "/srv/encrypted/config-secrets/data/edge-state",
+            "device": "/srv/encrypted/config-secrets/binds/edge-state",
+        },
+        "encrypted-platform-edge-tls": {
+            "type": "none",
+            "o": "bind",
+            "device": "/srv/encrypted/config-secrets/binds/edge-tls",
         },
         "encrypted-platform-edge-logs": {
             "type": "none",
             "o": "bind",
-            "device": "/srv/encrypted/logs/data/edge",
+            "device": "/srv/encrypted/logs/binds/edge",
         },
     }
     # Each binds only after its LUKS filesystem is mounted and its directory written.
@@ -255,6 +262,7 @@ def test_mounts_bind_only_the_edges_own_directories_of_the_encrypted_volumes() -
         "encrypted-platform-edge-config",
         "encrypted-platform-edge-state",
         "encrypted-platform-edge-logs",
+        "encrypted-platform-edge-tls",
     ):
         assert volumes[name].urn in c.dependencies
 
@@ -270,7 +278,9 @@ def test_private_directories_belong_to_the_edge_user() -> None:
     for script in directories.values():
         assert (parameter(script, "EP_OWNER"), parameter(script, "EP_DIR_MODE")) == ("65532:65532", "0700")
     assert parameter(directories["edge-state-dir-install"], "EP_RELATIVE_PATH") == "edge-state"
-    assert parameter(directories["edge-logs-dir-install"], "EP_DATA_DIR") == "/srv/encrypted/logs/data"
+    # Below the logs volume's root-owned binds directory, not its data directory (which the
+    # observability service owns and could otherwise swap for a symlink).
+    assert parameter(directories["edge-logs-dir-install"], "EP_BASE_DIR") == "/srv/encrypted/logs/binds"
 
 
 def test_labels_state_role_image_and_tls_facts() -> None:
@@ -305,17 +315,21 @@ def test_custom_key_travels_only_on_stdin_of_a_host_command(tmp_path: Path) -> N
     marker = pki.leaf.key_pem.splitlines()[1]
     assert marker not in command.plain("create") and marker not in command.plain("delete")
     script = script_of(command)
-    assert parameter(script, "EP_DATA_DIR") == "/srv/encrypted/config-secrets/data"
+    assert parameter(script, "EP_BASE_DIR") == "/srv/encrypted/config-secrets/binds"
     assert parameter(script, "EP_MODE") == "0400"
-    assert parameter(script_of(command), "EP_RELATIVE_PATH") == "edge-state/tls/edge.key"
+    # A root-owned directory the edge only reads: root never writes into the edge's own state.
+    assert parameter(script, "EP_RELATIVE_PATH") == "edge-tls/edge.key"
+    assert (parameter(script, "EP_DIR_OWNER"), parameter(script, "EP_DIR_MODE")) == ("0:0", "0755")
     assert config_files(run)["/etc/traefik/certs/edge.crt"] == pki.chain_pem
     for registration in run.registrations:
         if registration is not command:
             assert marker not in str(reveal(registration.inputs)), registration.name
-    # The state directory's volume (and so the container) waits for the key file.
+    # The key directory's volume (and so the container) waits for the key file.
     assert run.by_name("edge-tls-key").type == "encrypted-platform:storage:SecretFile"
-    [state] = [v for v in run.of_type("docker:index/volume:Volume") if v.name == "edge-state"]
-    assert command.urn in state.dependencies and state.urn in container(run).dependencies
+    [key_volume] = [v for v in run.of_type("docker:index/volume:Volume") if v.name == "edge-tls"]
+    assert command.urn in key_volume.dependencies and key_volume.urn in container(run).dependencies
+    key_mounts = [m for m in container(run).plain("mounts") if m["target"] == "/var/lib/traefik/tls"]
+    assert [(m["source"], m.get("readOnly")) for m in key_mounts] == [("encrypted-platform-edge-tls", True)]
 
 
 def test_dev_mode_makes_a_local_ca_and_a_leaf_for_every_host() -> None:

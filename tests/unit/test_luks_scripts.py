@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
+from dataclasses import replace
 
 import pytest
 
@@ -19,7 +20,7 @@ from components.luks_scripts import (
 from components.settings import parse_settings
 from components.shell import invocation
 
-PARAM_LINE = re.compile(r"^(EP_[A-Z_]+)='(.*)'$")
+PARAM_LINE = re.compile(r"^(EP_[A-Z0-9_]+)='(.*)'$")
 
 
 def spec_for(raw: dict | None = None, name: str = "app-db", stack: str = "dev"):
@@ -87,17 +88,44 @@ def test_every_library_is_included() -> None:
     assert "ep_unlock_helper_text()" in text
 
 
-def test_quotes_in_values_cannot_break_out() -> None:
-    spec = spec_for({"encryption": {"root": "/srv/it's"}})
-    text = render_program("ensure", spec)
-    assert params_of(text)["EP_MOUNT"] == "/srv/it'\\''s/app-db"
-    result = subprocess.run(
-        ["bash", "-c", text.split("\n\n# Shared helpers")[0] + '\nprintf %s "$EP_MOUNT"'],
-        capture_output=True,
-        text=True,
-        check=True,
+HOSTILE_VALUES = [
+    "/srv/it's",
+    "/srv/x'$(touch PWNED)'",
+    '/srv/x"$(touch PWNED)"',
+    "/srv/x`touch PWNED`",
+    "/srv/a b\tc",
+    "/srv/line\n$(touch PWNED)\n",
+    "/srv/*?[a]",
+    "/srv/x\\'\\$(touch PWNED)",
+    "/srv/';touch PWNED;'",
+]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_VALUES)
+def test_every_parameter_reaches_bash_byte_for_byte(hostile: str, tmp_path) -> None:
+    spec = replace(
+        spec_for(),
+        source=hostile,
+        mount=hostile,
+        data_dir=f"{hostile}/data",
+        keys_dir=hostile,
+        header_backup_dir=hostile,
+        label=hostile,
     )
-    assert result.stdout == "/srv/it's/app-db"
+    text = render_program("ensure", spec)
+    block = text[: text.index("\n}\n") + 3]
+    names = list(spec.params())
+    dump = "".join(f'printf "%s\\0" "${name}"\n' for name in names)
+    result = subprocess.run(
+        ["bash", "-c", block + dump], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    assert result.stdout.split("\0")[:-1] == [spec.params()[name] for name in names]
+    assert list(tmp_path.iterdir()) == [], "evaluating the parameter block ran a command"
+
+
+def test_a_nul_byte_is_refused_at_rendering() -> None:
+    with pytest.raises(ValueError, match="NUL"):
+        render_program("ensure", replace(spec_for(), mount="/srv/\0x"))
 
 
 def test_invocation_runs_bash_with_the_program_as_one_argument() -> None:

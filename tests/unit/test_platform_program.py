@@ -97,7 +97,7 @@ def test_service_volumes_are_the_encrypted_volumes_and_secret_files_bind_into_th
             assert device.startswith("/srv/encrypted/"), device
             if mount["target"] == "/run/secrets":
                 assert mount["readOnly"] is True
-                assert device == f"/srv/encrypted/config-secrets/data/services/{service}"
+                assert device == f"/srv/encrypted/config-secrets/binds/services/{service}"
             else:
                 name = mount["source"].removeprefix("encrypted-platform-")
                 assert device == f"/srv/encrypted/{name}/data"

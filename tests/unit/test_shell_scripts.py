@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from components.luks_scripts import PROGRAMS, render_program, volume_spec
+from components import secret_file
+from components.firewall import FIREWALL_PROGRAMS, render_firewall
+from components.luks_scripts import PROGRAMS, render_program, unlock_helper_text, volume_spec
 from components.settings import parse_settings
+from components.settings.firewall import FirewallSettings
+from components.shell import single_quoted
+from components.swarm import preflight_program
 
 REPO = Path(__file__).resolve().parents[2]
 SHELLCHECK = shutil.which("shellcheck")
@@ -58,3 +65,82 @@ def test_scripts_use_strict_mode() -> None:
             assert "set -euo pipefail" in text, f"{script} lacks set -euo pipefail"
         else:
             assert text.startswith("# shellcheck shell=bash"), f"{script}: library without shell directive"
+
+
+# Values the settings refuse, rendered anyway: every program must still parse them as data.
+HOSTILE = {
+    "single-quote": "/srv/x'$(touch PWNED)'",
+    "double-quote": '/srv/x"$(touch PWNED)"',
+    "backquote": "/srv/x`touch PWNED`",
+    "spaces-tabs": "/srv/a b\tc",
+    "newline": "/srv/line\n$(touch PWNED)\n",
+    "glob": "/srv/*?[a]",
+    "backslash": "/srv/x\\'$(id)\\",
+}
+PARAMETER = re.compile(r"^([A-Z][A-Z0-9_]*)='", re.M)
+SWARM_SETTINGS = {
+    "swarm": {
+        "enabled": True,
+        "manager": "node-a",
+        "nodes": {"node-a": {"role": "manager", "engineVersion": "20.10.24"}},
+    }
+}
+
+
+def with_hostile_parameters(text: str, value: str) -> str:
+    """The same program with every parameter of its block set to `value` (the renderer's own
+    quoting: for the firewall and swarm programs the settings types admit no such value)."""
+    start = text.index("\n{\n") + 3
+    end = text.index("\n}\n", start)
+    names = PARAMETER.findall(text[start:end])
+    assert names, "no parameter block"
+    block = "\n".join(f"{name}={single_quoted(value)}" for name in names)
+    return text[:start] + block + text[end:]
+
+
+def hostile_programs(value: str) -> dict[str, str]:
+    settings = parse_settings({})
+    luks = replace(
+        volume_spec("app-db", settings.volumes["app-db"], settings.encryption, project="p", stack="s"),
+        source=value,
+        mount=value,
+        data_dir=f"{value}/data",
+        keys_dir=value,
+        header_backup_dir=value,
+        label=value,
+    )
+    files = secret_file.VolumeFileSpec(
+        name=value,
+        mount=value,
+        mapper=value,
+        base_dir=f"{value}/binds",
+        relative_path="edge-tls/edge.key",
+        owner="65532:65532",
+        dir_owner="0:0",
+        dir_mode="0755",
+    )
+    programs = {f"luks/{p}": render_program(p, luks) for p in PROGRAMS}
+    programs["luks/unlock-at-boot"] = unlock_helper_text()
+    programs |= {f"secret_file/{p}": secret_file.render_program(p, files) for p in secret_file.PROGRAMS}
+    for program in FIREWALL_PROGRAMS:
+        programs[f"firewall/{program}"] = with_hostile_parameters(
+            render_firewall(program, FirewallSettings()), value
+        )
+    swarm = parse_settings(SWARM_SETTINGS)
+    programs["swarm/preflight"] = with_hostile_parameters(preflight_program(swarm, "node-a"), value)
+    return programs
+
+
+@pytest.mark.parametrize("value", list(HOSTILE.values()), ids=list(HOSTILE))
+def test_programs_rendered_with_hostile_values_are_shellcheck_clean(value: str, tmp_path: Path) -> None:
+    programs = hostile_programs(value)
+    assert len(programs) == 10
+    paths = []
+    for name, text in programs.items():
+        path = tmp_path / (name.replace("/", "-") + ".sh")
+        path.write_text(text)
+        paths.append(str(path))
+        syntax = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
+        assert syntax.returncode == 0, f"{name}: {syntax.stderr}"
+    result = subprocess.run([SHELLCHECK or "shellcheck", *paths], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout

@@ -45,24 +45,33 @@ UNIT
   fi
 }
 
-ep_boot_setup() {
+# The boot keyfile holds the current key. Called as soon as the current key is proven to open
+# the volume (before a rotation removes the old key slot), so a failure later in the run never
+# leaves a revoked key in it.
+ep_install_keyfile() {
   local keyfile
   keyfile=$(ep_keyfile)
-  mkdir -p "$EP_KEYS_DIR"
-  chmod 0700 "$EP_KEYS_DIR"
+  ep_root_directory "$EP_KEYS_DIR"
   if [ -n "$(ep_with_key "$EP_KEY" ep_install_file "$keyfile" 0400)" ]; then
     ep_did keyfile
   fi
-  ep_table_set /etc/crypttab 1 "$EP_MAPPER" "$EP_MAPPER $(ep_crypttab_source) $keyfile luks,nofail"
-  ep_table_set /etc/fstab 2 "$EP_MOUNT" "$(ep_mapper_path) $EP_MOUNT $EP_FILESYSTEM defaults,nodev,nosuid,nofail 0 2"
+}
+
+ep_boot_setup() {
+  local crypttab_line fstab_line
+  crypttab_line=$(ep_table_line "$EP_MAPPER" "$(ep_crypttab_source)" "$(ep_keyfile)" luks,nofail)
+  fstab_line=$(ep_table_line "$(ep_mapper_path)" "$EP_MOUNT" "$EP_FILESYSTEM" defaults,nodev,nosuid,nofail 0 2)
+  ep_install_keyfile
+  ep_table_set /etc/crypttab 1 "$EP_MAPPER" "$crypttab_line"
+  ep_table_set /etc/fstab 2 "$EP_MOUNT" "$fstab_line"
   ep_install_unlock_helper
 }
 
 ep_remove_keyfile() {
   local keyfile
   keyfile=$(ep_keyfile)
-  [ -e "$keyfile" ] || return 0
-  if command -v shred >/dev/null 2>&1; then shred -u "$keyfile"; else rm -f "$keyfile"; fi
+  [ -e "$keyfile" ] || [ -L "$keyfile" ] || return 0
+  if [ -f "$keyfile" ] && [ ! -L "$keyfile" ] && command -v shred >/dev/null 2>&1; then shred -u -- "$keyfile"; else rm -f -- "$keyfile"; fi
   ep_log "removed $keyfile"
   ep_did keyfile-removed
 }
@@ -82,10 +91,9 @@ ep_boot_forget() {
   local keyfile retired
   keyfile=$(ep_keyfile)
   if [ -e "$keyfile" ]; then
-    mkdir -p "$EP_KEYS_DIR/retired"
-    chmod 0700 "$EP_KEYS_DIR/retired"
+    ep_root_directory "$EP_KEYS_DIR/retired"
     retired="$EP_KEYS_DIR/retired/$EP_VOLUME-$(date -u +%Y%m%dT%H%M%SZ).key"
-    mv "$keyfile" "$retired"
+    mv -- "$keyfile" "$retired"
     ep_log "keyfile kept as $retired (the data stays on $EP_SOURCE)"
   fi
 }

@@ -3,7 +3,7 @@
 
 ep_set_marker() {
   # cryptsetup config rewrites label and subsystem together: always pass both.
-  cryptsetup config --label "$EP_LABEL" --subsystem "$1" "$EP_SOURCE"
+  cryptsetup config --label "$EP_LABEL" --subsystem "$1" -- "$EP_SOURCE"
 }
 
 # mkfs runs only on a device this stack formatted and never finished (subsystem marker), and
@@ -29,12 +29,13 @@ ep_mkfs_if_pending() {
 # An empty, immutable mount point: while the volume is not mounted nothing can be written there,
 # so no data can land unencrypted on the root filesystem.
 ep_guard_mountpoint() {
+  if [ -L "$EP_MOUNT" ]; then ep_die "refusing to mount on the symlink $EP_MOUNT"; fi
   if [ ! -d "$EP_MOUNT" ]; then
-    mkdir -p "$EP_MOUNT"
-    chmod 0755 "$EP_MOUNT"
+    mkdir -p -- "$EP_MOUNT"
+    chmod 0755 -- "$EP_MOUNT"
   fi
   if command -v chattr >/dev/null 2>&1; then
-    chattr +i "$EP_MOUNT" 2>/dev/null || ep_log "warning: could not make $EP_MOUNT immutable (filesystem without attributes)"
+    chattr +i -- "$EP_MOUNT" 2>/dev/null || ep_log "warning: could not make $EP_MOUNT immutable (filesystem without attributes)"
   fi
 }
 
@@ -42,14 +43,14 @@ ep_mount() {
   local where
   where=$(ep_mounted_at)
   if [ -n "$where" ]; then
-    printf '%s\n' "$where" | grep -qx -- "$EP_MOUNT" || ep_die "$(ep_mapper_path) is mounted elsewhere: $where"
+    [ "$where" = "$(ep_mountinfo_escape "$EP_MOUNT")" ] || ep_die "$(ep_mapper_path) is mounted elsewhere: $where"
     return 0
   fi
   if ep_path_is_mountpoint "$EP_MOUNT"; then
     ep_die "something else is mounted on $EP_MOUNT"
   fi
   ep_guard_mountpoint
-  mount -t "$EP_FILESYSTEM" -o nodev,nosuid "$(ep_mapper_path)" "$EP_MOUNT"
+  mount -t "$EP_FILESYSTEM" -o nodev,nosuid -- "$(ep_mapper_path)" "$EP_MOUNT"
   ep_log "mounted $(ep_mapper_path) on $EP_MOUNT"
   ep_did mounted
 }
@@ -59,7 +60,9 @@ ep_unmount() {
   where=$(ep_mounted_at)
   if [ -n "$where" ]; then
     local m
-    for m in $where; do umount "$m"; done
+    while IFS= read -r m; do
+      umount -- "$(printf '%b' "$m")"
+    done <<<"$where"
     ep_log "unmounted $(ep_mapper_path)"
     ep_did unmounted
   fi
@@ -69,10 +72,13 @@ ep_unmount() {
 # volume is not unlocked fails to start instead of writing to the bare mount point.
 ep_prepare_data_dir() {
   ep_path_is_mountpoint "$EP_MOUNT" || ep_die "$EP_MOUNT is not mounted"
+  # The mount point's root is root-owned and bound by no container, so nobody can swap the data
+  # directory for a symlink; one found there anyway is refused, not followed.
+  if [ -L "$EP_DATA_DIR" ]; then ep_die "refusing to follow the symlink $EP_DATA_DIR"; fi
   if [ ! -d "$EP_DATA_DIR" ]; then
-    mkdir "$EP_DATA_DIR"
+    mkdir -- "$EP_DATA_DIR"
     ep_did data-dir
   fi
-  chown "$EP_DATA_OWNER" "$EP_DATA_DIR"
-  chmod "$EP_DATA_MODE" "$EP_DATA_DIR"
+  chown -h -- "$EP_DATA_OWNER" "$EP_DATA_DIR"
+  chmod -- "$EP_DATA_MODE" "$EP_DATA_DIR"
 }

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # luksFormat with the configured parameters. Only ever called on a device ep_preflight found
-# blank. The subsystem marker "pending mkfs" records that this run formatted the device, so a
+# blank. The header area (two metadata copies, then the key slots; the data starts right after
+# it) has explicit sizes, the same numbers the preflight checks for zeros. The subsystem marker "pending mkfs" records that this run formatted the device, so a
 # later run (after an interruption) knows that the inner filesystem may still be created.
 
 ep_pbkdf_args() {
@@ -16,7 +17,9 @@ ep_format() {
   ep_log "formatting $EP_SOURCE as LUKS2 ($EP_CIPHER, $EP_KEY_SIZE-bit key, $EP_PBKDF)"
   ep_with_key "$EP_KEY" cryptsetup luksFormat --batch-mode --type luks2 \
     --cipher "$EP_CIPHER" --key-size "$EP_KEY_SIZE" --hash sha256 "${EP_PBKDF_ARGS[@]}" \
+    --luks2-metadata-size "$EP_LUKS2_METADATA_SIZE" --luks2-keyslots-size "$EP_LUKS2_KEYSLOTS_SIZE" \
+    --offset "$EP_DATA_OFFSET_SECTORS" \
     --uuid "$EP_UUID" --label "$EP_LABEL" --subsystem "$EP_SUBSYSTEM_PENDING" \
-    --key-file=- "$EP_SOURCE"
+    --key-file=- -- "$EP_SOURCE"
   ep_did formatted
 }

@@ -5,14 +5,14 @@
 
 ep_header_backup() {
   local dir="$EP_HEADER_BACKUP_DIR/$EP_VOLUME" tmp stamp target n=0
-  mkdir -p "$dir"
-  chmod 0700 "$EP_HEADER_BACKUP_DIR" "$dir"
+  ep_root_directory "$EP_HEADER_BACKUP_DIR"
+  ep_root_directory "$dir"
   tmp="$dir/.incoming.$$"
-  rm -f "$tmp"
+  rm -f -- "$tmp"
   cryptsetup luksHeaderBackup "$EP_SOURCE" --header-backup-file "$tmp"
-  chmod 0400 "$tmp"
-  if [ -e "$dir/latest" ] && cmp -s "$tmp" "$dir/latest"; then
-    rm -f "$tmp"
+  chmod 0400 -- "$tmp"
+  if [ -e "$dir/latest" ] && cmp -s -- "$tmp" "$dir/latest"; then
+    rm -f -- "$tmp"
     return 0
   fi
   stamp=$(date -u +%Y%m%dT%H%M%SZ)
@@ -21,8 +21,8 @@ ep_header_backup() {
     n=$((n + 1))
     target="$dir/$EP_VOLUME-$stamp-$n.luks-header"
   done
-  mv "$tmp" "$target"
-  ln -sfn "$(basename "$target")" "$dir/latest"
+  mv -- "$tmp" "$target"
+  ln -sfn -- "$(basename -- "$target")" "$dir/latest"
   ep_log "header backup written to $target"
   ep_did header-backup
 }

@@ -8,8 +8,17 @@ ep_key_opens() {
 
 # Converges the key slots to "the current key opens, the previous one does not". Safe to re-run
 # after an interruption at any point.
+# The boot keyfile (crypttab mode) is rewritten with the current key as soon as that key is
+# proven to open the volume, before the old slot goes: if removing the old slot fails (or
+# reports a failure after succeeding), the keyfile already holds a key that still opens, never
+# the revoked one, and the next run completes the removal.
+ep_current_key_proven() {
+  if [ "$EP_UNLOCK_AT_BOOT" = crypttab ]; then ep_install_keyfile; fi
+}
+
 ep_converge_keys() {
   if ep_key_opens "$EP_KEY"; then
+    ep_current_key_proven
     if [ -n "$EP_PREV_KEY" ] && ep_key_opens "$EP_PREV_KEY"; then
       ep_log "removing the key slot of key version $((EP_KEY_VERSION - 1)) (rotation was interrupted)"
       ep_with_key "$EP_PREV_KEY" cryptsetup luksRemoveKey --batch-mode --key-file=- "$EP_SOURCE"
@@ -25,6 +34,7 @@ ep_converge_keys() {
   cryptsetup luksAddKey --batch-mode "${EP_PBKDF_ARGS[@]}" \
     --key-file <(printf '%s' "$EP_PREV_KEY") "$EP_SOURCE" <(printf '%s' "$EP_KEY")
   ep_key_opens "$EP_KEY" || ep_die "the new key was added but does not open the volume; the old key still works"
+  ep_current_key_proven
   ep_log "rotating: the new key opens; removing the key of version $((EP_KEY_VERSION - 1))"
   ep_with_key "$EP_PREV_KEY" cryptsetup luksRemoveKey --batch-mode --key-file=- "$EP_SOURCE"
   if ep_key_opens "$EP_PREV_KEY"; then ep_die "the old key still opens the volume after its removal"; fi

@@ -62,7 +62,18 @@ ep_devnum() {
   cat "/sys/class/block/$(basename "$real")/dev" 2>/dev/null
 }
 
-# Prints the mount point where the mapping is mounted, or nothing.
+# A path as /proc/self/mountinfo spells it (space, tab, newline and backslash as octal escapes),
+# so paths compare exactly whatever characters they hold.
+ep_mountinfo_escape() {
+  local path=$1
+  path=${path//\\/\\134}
+  path=${path// /\\040}
+  path=${path//$'\t'/\\011}
+  path=${path//$'\n'/\\012}
+  printf '%s' "$path"
+}
+
+# Prints the mount points (mountinfo spelling, one per line) where the mapping is mounted.
 ep_mounted_at() {
   local want id parent devnum root mnt rest
   want=$(ep_devnum "$(ep_mapper_path)") || return 0
@@ -74,41 +85,73 @@ ep_mounted_at() {
 }
 
 ep_path_is_mountpoint() {
-  local id parent devnum root mnt rest
+  local id parent devnum root mnt rest want
+  want=$(ep_mountinfo_escape "$1")
   while read -r id parent devnum root mnt rest; do
     : "$id" "$parent" "$devnum" "$root" "$rest"
-    if [ "$mnt" = "$1" ]; then return 0; fi
+    if [ "$mnt" = "$want" ]; then return 0; fi
   done </proc/self/mountinfo
   return 1
+}
+
+# A root-only host directory of ours (keys, header backups, image files): created if missing,
+# never a symlink, owned by root and closed to everyone else.
+ep_root_directory() {
+  local path=$1
+  if [ -L "$path" ]; then ep_die "refusing to follow the symlink $path (it points to $(readlink -- "$path"))"; fi
+  mkdir -p -- "$path"
+  if [ -L "$path" ] || [ ! -d "$path" ]; then ep_die "refusing to use $path: it is not a directory"; fi
+  [ "$(stat -c %u -- "$path")" = 0 ] || ep_die "refusing to use $path: it is not owned by root"
+  chmod 0700 -- "$path"
 }
 
 # Writes stdin to a file atomically with the given mode, only when the content differs.
 # Prints "changed" when it wrote.
 ep_install_file() {
   local path=$1 mode=$2 tmp
-  tmp=$(mktemp "${path}.XXXXXX")
+  if [ -L "$path" ]; then ep_die "refusing to replace the symlink $path"; fi
+  tmp=$(mktemp -- "${path}.XXXXXX")
   cat >"$tmp"
-  chmod "$mode" "$tmp"
-  if [ -f "$path" ] && cmp -s "$tmp" "$path"; then
-    rm -f "$tmp"
+  chmod -- "$mode" "$tmp"
+  if [ -f "$path" ] && cmp -s -- "$tmp" "$path"; then
+    rm -f -- "$tmp"
     return 0
   fi
-  mv -f "$tmp" "$path"
+  mv -f -- "$tmp" "$path"
   printf 'changed\n'
 }
 
 # Rewrites a table file (crypttab, fstab) keeping every line whose field number $2 is not $3,
-# then appends line $4 (if not empty). Other entries are preserved byte for byte.
+# then appends line $4 (if not empty; made by ep_table_line). Other entries are preserved byte
+# for byte. The match is compared as a plain string (through the environment: awk -v would
+# interpret backslashes); one holding whitespace matches no field, so nothing is removed.
 ep_table_set() {
   local file=$1 field=$2 match=$3 line=$4 tmp
-  touch "$file"
-  tmp=$(mktemp "${file}.XXXXXX")
-  awk -v f="$field" -v m="$match" '$0 ~ /^[[:space:]]*#/ || $f != m' "$file" >"$tmp"
+  case "$line" in
+    *$'\n'* | *$'\r'*) ep_die "refusing to write $file: the line holds a line break" ;;
+  esac
+  touch -- "$file"
+  tmp=$(mktemp -- "${file}.XXXXXX")
+  EP_TABLE_MATCH=$match awk -v f="$field" '$0 ~ /^[[:space:]]*#/ || $f != ENVIRON["EP_TABLE_MATCH"]' "$file" >"$tmp"
   if [ -n "$line" ]; then printf '%s\n' "$line" >>"$tmp"; fi
-  chmod --reference="$file" "$tmp" 2>/dev/null || chmod 0644 "$tmp"
-  if cmp -s "$tmp" "$file"; then rm -f "$tmp"; return 0; fi
-  mv -f "$tmp" "$file"
+  chmod --reference="$file" -- "$tmp" 2>/dev/null || chmod 0644 -- "$tmp"
+  if cmp -s -- "$tmp" "$file"; then rm -f -- "$tmp"; return 0; fi
+  mv -f -- "$tmp" "$file"
   ep_log "updated $file ($match)"
+}
+
+# One table line from its fields. Fields are separated by whitespace there, `#` starts a comment
+# and a backslash starts an escape: a value holding any of them would inject fields (a root
+# that comments out nodev,nosuid and adds suid), so it is refused, never written.
+ep_table_line() {
+  local field line=""
+  for field in "$@"; do
+    case "$field" in
+      "" | *[[:space:]\#\\]*) ep_die "refusing to write '$field' into a table: empty, or holds whitespace, '#' or a backslash" ;;
+    esac
+    line="${line:+$line }$field"
+  done
+  printf '%s' "$line"
 }
 
 # One machine-readable line on stdout for the Pulumi Command's output (never any secret).

@@ -7,7 +7,10 @@ ep_mapping_backing_ok() {
   local status
   status=$(cryptsetup status "$EP_MAPPER" 2>/dev/null) || return 1
   if [ "$EP_BACKING" = "file" ]; then
-    printf '%s\n' "$status" | grep -q "loop:[[:space:]]*$EP_SOURCE\$"
+    printf '%s\n' "$status" | EP_WANT="$EP_SOURCE" awk '
+      { sub(/^[[:space:]]+/, "") }
+      index($0, "loop:") == 1 { line = substr($0, 6); sub(/^[[:space:]]+/, "", line); if (line == ENVIRON["EP_WANT"]) found = 1 }
+      END { exit !found }'
   else
     local dev
     dev=$(printf '%s\n' "$status" | sed -n 's/^[[:space:]]*device:[[:space:]]*//p')
@@ -21,7 +24,7 @@ ep_open() {
     return 0
   fi
   ep_log "opening $EP_SOURCE as $(ep_mapper_path)"
-  ep_with_key "$EP_KEY" cryptsetup open --type luks2 --key-file=- "$EP_SOURCE" "$EP_MAPPER"
+  ep_with_key "$EP_KEY" cryptsetup open --type luks2 --key-file=- -- "$EP_SOURCE" "$EP_MAPPER"
   ep_did opened
 }
 

@@ -1,10 +1,11 @@
-#!/usr/bin/env bash
+# shellcheck shell=bash
 # encrypted-platform-unlock: opens the encrypted-platform LUKS volumes listed in /etc/crypttab
 # with their root-only keyfiles and mounts them as /etc/fstab says. Installed on the Docker host by
-# the volume scripts (crypttab mode). systemd hosts run it from encrypted-platform-unlock.service
-# before docker.service; hosts without systemd call it from their init before starting dockerd.
+# the volume scripts (crypttab mode), rendered with the volume lock library before it: each
+# volume is opened and mounted under the same lock the LUKS and file programs take. systemd hosts
+# run it from encrypted-platform-unlock.service before docker.service; hosts without systemd call
+# it from their init before starting dockerd.
 # Idempotent: open mappings and mounted filesystems are left alone.
-set -euo pipefail
 
 crypttab=${EP_CRYPTTAB:-/etc/crypttab}
 fstab=${EP_FSTAB:-/etc/fstab}
@@ -12,35 +13,59 @@ status=0
 
 log() { printf 'encrypted-platform-unlock: %s\n' "$*" >&2; }
 
+# A mount point as /proc/self/mountinfo spells it (octal escapes for space, tab, newline, backslash).
+mountinfo_escape() {
+  local path=$1
+  path=${path//\\/\\134}
+  path=${path// /\\040}
+  path=${path//$'\t'/\\011}
+  path=${path//$'\n'/\\012}
+  printf '%s' "$path"
+}
+
+is_mounted() {
+  local want id parent devnum root mnt rest
+  want=$(mountinfo_escape "$1")
+  while read -r id parent devnum root mnt rest; do
+    : "$id" "$parent" "$devnum" "$root" "$rest"
+    if [ "$mnt" = "$want" ]; then return 0; fi
+  done </proc/self/mountinfo
+  return 1
+}
+
 [ -f "$crypttab" ] || exit 0
 
 while read -r name source keyfile _options; do
   case "$name" in ep-*) ;; *) continue ;; esac
-  if cryptsetup status "$name" >/dev/null 2>&1; then continue; fi
+  ep_lock_volume "$name"
+  if cryptsetup status "$name" >/dev/null 2>&1; then ep_unlock_volume; continue; fi
   device=$source
   if [ "${source#UUID=}" != "$source" ]; then
-    device=$(blkid -U "${source#UUID=}" 2>/dev/null) || { log "$name: no device with $source"; status=1; continue; }
+    device=$(blkid -U "${source#UUID=}" 2>/dev/null) || { log "$name: no device with $source"; status=1; ep_unlock_volume; continue; }
   fi
-  if cryptsetup open --type luks2 --key-file "$keyfile" "$device" "$name"; then
+  if cryptsetup open --type luks2 --key-file "$keyfile" -- "$device" "$name"; then
     log "$name: opened"
   else
     log "$name: could not open $device"
     status=1
   fi
+  ep_unlock_volume
 done < <(grep -v '^[[:space:]]*#' "$crypttab")
 
 [ -f "$fstab" ] || exit "$status"
 while read -r source target fstype options _rest; do
   case "$source" in /dev/mapper/ep-*) ;; *) continue ;; esac
   [ -e "$source" ] || continue
-  if awk -v t="$target" '$5 == t {found = 1} END {exit !found}' /proc/self/mountinfo; then continue; fi
+  ep_lock_volume "${source#/dev/mapper/}"
+  if is_mounted "$target"; then ep_unlock_volume; continue; fi
   opts=$(printf '%s' "$options" | tr ',' '\n' | grep -v -e '^defaults$' -e '^nofail$' -e '^x-' | paste -sd, -)
-  if mount -t "$fstype" ${opts:+-o "$opts"} "$source" "$target"; then
+  if mount -t "$fstype" ${opts:+-o "$opts"} -- "$source" "$target"; then
     log "$source: mounted on $target"
   else
     log "$source: could not mount on $target"
     status=1
   fi
+  ep_unlock_volume
 done < <(grep -v '^[[:space:]]*#' "$fstab")
 
 exit "$status"

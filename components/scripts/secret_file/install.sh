@@ -1,36 +1,37 @@
 # shellcheck shell=bash
-# create/update of a SecretFile or VolumeFile: write stdin to <data dir>/<relative path> on the
+# create/update of a SecretFile or VolumeFile: write stdin to <base dir>/<relative path> on the
 # encrypted volume, owner and mode as configured, atomically (a reader sees the old or the new
 # file, never half of one).
 
+# Global, so the EXIT trap (single-quoted: expanded when it fires, never re-parsed) sees it.
+SF_TEMPORARY=""
+
 sf_install() {
-  local target directory temporary
+  local target directory
   target=$(sf_target)
-  directory=$(dirname "$target")
-  if [ ! -d "$directory" ]; then
-    mkdir -p "$directory"
+  directory=$(dirname -- "$target")
+  sf_prepare_directories "$directory"
+  if [ -L "$target" ] || { [ -e "$target" ] && [ ! -f "$target" ]; }; then
+    sf_die "refusing to replace $target: it is not a regular file"
   fi
-  # Directories below the data directory belong to the file's owner (mode EP_DIR_MODE).
-  sf_own_directories "$directory"
-  temporary=$(mktemp "$directory/.secret-file.XXXXXX")
-  # shellcheck disable=SC2064 # expand now: the trap must remove this very file
-  trap "rm -f '$temporary'" EXIT
-  cat >"$temporary"
+  trap 'rm -f -- "$SF_TEMPORARY"' EXIT
+  SF_TEMPORARY=$(mktemp -- "$directory/.secret-file.XXXXXX")
+  cat >"$SF_TEMPORARY"
   exec 0</dev/null
-  [ -s "$temporary" ] || sf_die "no content on stdin (the content must be passed on standard input)"
-  chown "$EP_OWNER" "$temporary"
-  chmod "$EP_MODE" "$temporary"
+  [ -s "$SF_TEMPORARY" ] || sf_die "no content on stdin (the content must be passed on standard input)"
+  chown -- "$EP_OWNER" "$SF_TEMPORARY"
+  chmod -- "$EP_MODE" "$SF_TEMPORARY"
   # Look before acting: the same content, owner and mode already in place means nothing to do.
-  if [ -f "$target" ] && cmp -s "$temporary" "$target" &&
-    [ "$(stat -c '%u:%g %a' "$target")" = "$(stat -c '%u:%g %a' "$temporary")" ]; then
-    rm -f "$temporary"
+  if [ -f "$target" ] && cmp -s -- "$SF_TEMPORARY" "$target" &&
+    [ "$(stat -c '%u:%g %a' -- "$target")" = "$(stat -c '%u:%g %a' -- "$SF_TEMPORARY")" ]; then
+    rm -f -- "$SF_TEMPORARY"
     trap - EXIT
     printf '{"file":"%s","changed":false}\n' "$target"
     return 0
   fi
-  mv -f "$temporary" "$target"
+  mv -f -- "$SF_TEMPORARY" "$target"
   trap - EXIT
-  sync "$target" 2>/dev/null || sync
+  sync -- "$target" 2>/dev/null || sync
   sf_log "wrote $target (owner $EP_OWNER, mode $EP_MODE)"
   printf '{"file":"%s","changed":true}\n' "$target"
 }
@@ -38,6 +39,7 @@ sf_install() {
 sf_main() {
   sf_require_root
   sf_require_encrypted_storage
+  ep_lock_volume "$EP_MAPPER"
   sf_install
 }
 

@@ -1,18 +1,25 @@
 # shellcheck shell=bash
-# delete of a SecretFile or VolumeFile: remove the file. When the volume is not mounted there is nothing to
-# remove (and nothing may be written on the bare mount point), so that is not an error.
+# delete of a SecretFile or VolumeFile: remove the file. When the volume is not mounted there is
+# nothing to remove (and nothing may be written on the bare mount point), so that is not an error.
 
 sf_main() {
   sf_require_root
   exec 0</dev/null
-  if [ ! -d "$EP_DATA_DIR" ]; then
-    sf_log "$EP_DATA_DIR is not mounted; nothing to remove"
+  if [ ! -d "$EP_BASE_DIR" ]; then
+    sf_log "$EP_BASE_DIR is not there (the volume is not mounted); nothing to remove"
     return 0
   fi
   sf_require_encrypted_storage
-  local target
+  ep_lock_volume "$EP_MAPPER"
+  local target directory
   target=$(sf_target)
-  rm -f "$target"
+  directory=$(dirname -- "$target")
+  if [ ! -e "$directory" ] && [ ! -L "$directory" ]; then
+    sf_log "$directory is not there; nothing to remove"
+    return 0
+  fi
+  sf_prepare_directories "$directory"
+  rm -f -- "$target"
   sf_log "removed $target"
 }
 

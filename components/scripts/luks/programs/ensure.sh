@@ -5,7 +5,8 @@
 
 ep_main() {
   ep_require_root
-  ep_require_tools cryptsetup blkid wipefs mount umount awk sed truncate "mkfs.$EP_FILESYSTEM"
+  ep_lock_volume "$EP_MAPPER"
+  ep_require_tools cryptsetup blkid wipefs mount umount awk sed truncate flock blockdev cmp "mkfs.$EP_FILESYSTEM"
   ep_read_keys
   ep_prepare_backing
   local state

@@ -3,6 +3,7 @@
 
 ep_main() {
   ep_require_root
+  ep_lock_volume "$EP_MAPPER"
   ep_read_keys
   [ "$(ep_preflight)" = "ours" ] || ep_die "$EP_SOURCE is not an encrypted-platform volume"
   ep_open
