@@ -533,7 +533,10 @@ class Executor:
         raise NotImplementedError
 
     def update(self, ctx: Context, req: Request, previous: Recorded) -> tuple[str, dict[str, Any]]:
-        raise NotImplementedError
+        """Only reached for IN_PLACE changes (everything else replaces). The default: the provider
+        applies nothing to the real object and records the new inputs (what the bridged docker,
+        random and tls providers do for their updatable-only-in-state arguments)."""
+        return previous.id, {**previous.outputs, **req.inputs}
 
     def delete(self, ctx: Context, recorded: Recorded) -> None:
         raise NotImplementedError
@@ -806,6 +809,27 @@ class ContainerExecutor(Executor):
                     logs = api.logs(container_id, tail=20).decode(errors="replace")
                     raise RuntimeError(f"container {req.name} exited ({state['ExitCode']}):\n{logs}")
         return container_id, {**i, "id": container_id}
+
+    # What resourceDockerContainerUpdate (resource_docker_container_funcs.go) applies to the
+    # running container; every other IN_PLACE input only changes the state.
+    UPDATED_BY_DOCKER_UPDATE = ("restart", "maxRetryCount", "memory", "memorySwap")
+
+    def update(self, ctx: Context, req: Request, previous: Recorded) -> tuple[str, dict[str, Any]]:
+        i, old = req.inputs, previous.request.inputs
+        api = ctx.client(req.provider).api
+        if i.get("mustRun", True) and not old.get("mustRun", True) and i.get("start", True):
+            api.start(previous.id)
+        if any(i.get(k) != old.get(k) for k in self.UPDATED_BY_DOCKER_UPDATE):
+            restart = {"Name": i.get("restart", "no"), "MaximumRetryCount": _int(i.get("maxRetryCount", 0))}
+            memory = _int(i.get("memory", 0)) * 1024 * 1024
+            swap = _int(i["memorySwap"]) if "memorySwap" in i else 0
+            api.update_container(
+                previous.id,
+                restart_policy=restart,
+                mem_limit=memory,
+                memswap_limit=swap * 1024 * 1024 if swap > 0 else (swap or None),
+            )
+        return previous.id, {**previous.outputs, **i}
 
     def delete(self, ctx: Context, recorded: Recorded) -> None:
         api = ctx.client(recorded.request.provider).api
@@ -1279,7 +1303,7 @@ class ServiceExecutor(Executor):
         "endpointSpec": {"mode": HONOURED},
     }
 
-    def create(self, ctx: Context, req: Request) -> tuple[str, dict[str, Any]]:
+    def _spec(self, ctx: Context, req: Request) -> tuple[Any, dict[str, Any]]:
         from docker import types
 
         i = req.inputs
@@ -1358,14 +1382,25 @@ class ServiceExecutor(Executor):
             ],
         )
         replicas = _int(((i.get("mode") or {}).get("replicated") or {}).get("replicas", 1))
-        created = ctx.client(req.provider).api.create_service(
-            template,
-            name=i.get("name") or req.name,
-            labels=_labels(i.get("labels")),
-            mode=types.ServiceMode("replicated", replicas=replicas),
-            endpoint_spec=types.EndpointSpec(mode=(i.get("endpointSpec") or {}).get("mode", "vip")),
-        )
-        return created["ID"], {**i, "id": created["ID"]}
+        return template, {
+            "name": i.get("name") or req.name,
+            "labels": _labels(i.get("labels")),
+            "mode": types.ServiceMode("replicated", replicas=replicas),
+            "endpoint_spec": types.EndpointSpec(mode=(i.get("endpointSpec") or {}).get("mode", "vip")),
+        }
+
+    def create(self, ctx: Context, req: Request) -> tuple[str, dict[str, Any]]:
+        template, service = self._spec(ctx, req)
+        created = ctx.client(req.provider).api.create_service(template, **service)
+        return created["ID"], {**req.inputs, "id": created["ID"]}
+
+    def update(self, ctx: Context, req: Request, previous: Recorded) -> tuple[str, dict[str, Any]]:
+        """The provider's resourceDockerServiceUpdate: the whole new spec at the current version."""
+        template, service = self._spec(ctx, req)
+        api = ctx.client(req.provider).api
+        version = api.inspect_service(previous.id)["Version"]["Index"]
+        api.update_service(previous.id, version, task_template=template, **service)
+        return previous.id, {**previous.outputs, **req.inputs}
 
     def delete(self, ctx: Context, recorded: Recorded) -> None:
         with contextlib.suppress(docker.errors.NotFound):
@@ -1496,7 +1531,8 @@ class ActingMocks(pulumi.runtime.Mocks):
         protected = [urn for urn in gone if self.state[urn].request.protect]
         if protected:
             raise ProtectedResource(
-                "refusing to delete protected resources (pulumi state unprotect first): " + ", ".join(protected)
+                "refusing to delete protected resources (pulumi state unprotect first): "
+                + ", ".join(protected)
             )
         for urn in gone:
             recorded = self.state[urn]

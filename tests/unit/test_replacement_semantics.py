@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -453,3 +453,43 @@ def test_commands_replace_on_triggers_only() -> None:
 def test_an_unknown_input_has_no_silent_default() -> None:
     with pytest.raises(UnhonouredInput, match="no replacement rule for input 'pidsLimit'"):
         replacing_inputs(PROVIDER_REPLACEMENT[CONTAINER], {}, {"pidsLimit": 10})
+
+
+class _RecordingApi:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        return lambda *args, **kwargs: self.calls.append((name, args, kwargs))
+
+
+def _container_update(
+    old: dict[str, Any], new: dict[str, Any]
+) -> list[tuple[str, tuple[Any, ...], dict[str, Any]]]:
+    from tests.support.acting_mocks import ContainerExecutor
+
+    api = _RecordingApi()
+    context = Context(image_map={}, command_prefix=[])
+    context.clients["p"] = cast(Any, type("Client", (), {"api": api})())
+    executor = ContainerExecutor()
+    assert not executor.needs_replace(old, new)
+    previous = Recorded(_request(CONTAINER, old), "c1", dict(old))
+    assert executor.update(context, _request(CONTAINER, new), previous) == ("c1", {**old, **new})
+    return api.calls
+
+
+def _request(type_: str, inputs: dict[str, Any]) -> Request:
+    return Request(f"urn:pulumi:s::p::{type_}::x", type_, "x", inputs, "p", "", [], False)
+
+
+def test_a_container_update_applies_only_what_docker_update_can() -> None:
+    base = {"name": "c", "memory": 256, "memorySwap": 256, "restart": "unless-stopped"}
+    # A healthcheck or tmpfs change is an update the provider does not apply to the container.
+    assert _container_update(base, {**base, "healthcheck": {"tests": ["CMD", "true"]}}) == []
+    [(method, args, kwargs)] = _container_update(base, {**base, "memory": 512, "memorySwap": 512})
+    assert (method, args) == ("update_container", ("c1",))
+    assert kwargs == {
+        "restart_policy": {"Name": "unless-stopped", "MaximumRetryCount": 0},
+        "mem_limit": 512 * 1024 * 1024,
+        "memswap_limit": 512 * 1024 * 1024,
+    }
