@@ -84,6 +84,7 @@ NON_WRITING = frozenset(
         "trap",
         "shift",
         "flock",
+        "mktemp",
         "realpath",
         "readlink",
         "dirname",
@@ -367,8 +368,10 @@ def _mktemp_path(value: str, substitutions: dict[str, str], variables: dict[str,
         if not w.startswith("-"):
             template = w
         i += 1
-    path = template if template.startswith("/") else f"{directory}/{template}"
-    return _expand(path, variables)
+    template_path, directory_path = _expand(template, variables), _expand(directory, variables)
+    if template_path is None or directory_path is None:
+        return None
+    return template_path if template_path.startswith("/") else f"{directory_path}/{template_path}"
 
 
 def _tokens(program: str) -> list[str] | None:
@@ -507,7 +510,13 @@ class _Reader:
             else:
                 self.unplaced = True
 
-    def read(self, program: str, depth: int = 0, variables: dict[str, str] | None = None) -> None:
+    def read(
+        self,
+        program: str,
+        depth: int = 0,
+        variables: dict[str, str] | None = None,
+        functions: dict[str, list[str]] | None = None,
+    ) -> None:
         if depth > 6:
             self.opaque(program, "nested shells")
             return
@@ -521,12 +530,16 @@ class _Reader:
         if tokens is None:
             self.opaque(program, "a program the pack cannot tokenise")
             return
-        tokens, functions = _functions(tokens)
+        tokens, defined = _functions(tokens)
+        known = {**(functions or {}), **defined}
         outer, self.unplaced = self.unplaced, False
-        self.run(tokens, dict(variables or {}), set(), bodies, substitutions, functions, depth)
+        state = dict(variables or {})
+        self.run(tokens, state, set(), bodies, substitutions, known, depth)
         unplaced = self.unplaced
         for inner in substitutions.values():
-            self.read(inner, depth + 1)
+            # Substitutions run where they appear; the program's functions and the variables it
+            # set are the best approximation of their context.
+            self.read(inner, depth + 1, state, known)
         self.unplaced = outer or unplaced or self.unplaced
         if unplaced:
             # A write whose target the reader cannot resolve: every directory the program names
@@ -560,6 +573,11 @@ class _Reader:
 
         for words, redirections, piped in _simple_commands(tokens):
             words = [w for w in words if w not in SHELL_KEYWORDS]
+            # `case` patterns (`*.yml)`, `*)`) are not commands.
+            while (
+                words and words[0].endswith(")") and not words[0].startswith(("$(", "(", _SUBSTITUTION_MARK))
+            ):
+                words = words[1:]
             while words and _ASSIGNMENT.match(words[0]):
                 assign(words[0])
                 words = words[1:]
@@ -933,7 +951,7 @@ class Placement:
                 elif f.tree and _within(host_dir, f.path):
                     view.opaque.append(OpaqueRegion(target, origin))
             for near in writes.unresolved_near:
-                if near == "*" or host_dir.startswith(near.rstrip("/") + "/") or _within(near, host_dir):
+                if near == "*" or _within(near, host_dir):
                     view.opaque.append(
                         OpaqueRegion(
                             target,
