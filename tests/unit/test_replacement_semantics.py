@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import os
 import secrets
+import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -223,6 +224,39 @@ def _prod() -> tuple[dict[str, Any], dict[str, str]]:
     return prod(), dict(PROD_SECRETS)
 
 
+def _prod_reencrypted() -> tuple[dict[str, Any], dict[str, str]]:
+    config = prod()
+    config["encryption"]["reencryptGeneration"] = 1
+    return config, dict(PROD_SECRETS)
+
+
+SWARM_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ6b0ETJTxVgcNvE2Sw4V1bXbvo8VkD2q0m9bVvT0m3a"
+
+
+def _swarm() -> tuple[dict[str, Any], dict[str, str]]:
+    """The dev services on a two-node Swarm over SSH, the edge routing to the web app."""
+
+    def node(address: str, role: str) -> dict[str, Any]:
+        host = {
+            "mode": "ssh",
+            "address": address,
+            "hostKey": SWARM_HOST_KEY,
+            "user": "deploy",
+            "become": True,
+        }
+        return {"role": role, "engineVersion": "24.0.7", "host": host}
+
+    config = dev()
+    config["edge"] = {"routes": {"app": {"host": "app.example.test", "service": "webapp", "port": 8080}}}
+    config["swarm"] = {
+        "enabled": True,
+        "manager": "node-a",
+        "nodes": {"node-a": node("192.0.2.11", "manager"), "node-b": node("192.0.2.12", "worker")},
+        "volumeNodes": {"app-db": "node-b", "vector-store": "node-b"},
+    }
+    return config, dict(PROD_SECRETS)
+
+
 def _dev_custom_tls() -> tuple[dict[str, Any], dict[str, str]]:
     return custom_tls(dev(), "First")
 
@@ -293,21 +327,55 @@ CHANGES: dict[str, Change] = {
         _edit(_set("volumes.scratch", {"backing": "device", "device": "/dev/disk/by-id/virtio-scratch"})),
     ),
     "prod: the SSH deploy key is rotated": Change("prod", _prod, _rotate_ssh_key),
+    "swarm: a service image changes": Change(
+        "dev", _swarm, _edit(_set("services.webapp", {"image": "ghcr.io/open-webui/open-webui:v0.6.6"}))
+    ),
+    "swarm: a service secret is rotated (up --replace)": Change(
+        "dev", _swarm, _edit(lambda config: None), replace=("secret-app-db-password",)
+    ),
+    "swarm: the SSH deploy key is rotated": Change("dev", _swarm, _rotate_ssh_key),
+    "prod: reencryptGeneration + 1": Change(
+        "prod", _prod_reencrypted, _edit(_set("encryption.reencryptGeneration", 2))
+    ),
 }
+
+
+# One operator HOME for every run: the Docker provider's sshOpts name the key file below it, so
+# another HOME is another provider configuration (an update of the provider, nothing replaced).
+OPERATOR_HOME = tempfile.mkdtemp(prefix="replacement-semantics-home-")
+
+
+@cache
+def first_run(
+    stack: str, before: Callable[[], tuple[dict[str, Any], dict[str, str]]]
+) -> tuple[dict[str, Any], dict[str, str], dict[str, Recorded], list[str]]:
+    """The first `pulumi up` of a stack (shared by the changes that start from it): its config
+    and the state it leaves."""
+    config, stack_secrets = before()
+    with _home(OPERATOR_HOME):
+        mocks = planning_mocks(Path(OPERATOR_HOME))
+        deploy(mocks, config=config, secret_config=stack_secrets, stack=stack)
+    return config, stack_secrets, mocks.state, mocks.order
 
 
 @cache
 def outcome_of(title: str) -> Outcome:
     change = CHANGES[title]
-    before, secrets_before = change.before()
-    after, secrets_after = change.after(before, secrets_before)
-    with tempfile.TemporaryDirectory() as home, _home(home):
-        mocks = planning_mocks(Path(home))
-        deploy(mocks, config=before, secret_config=secrets_before, stack=change.stack)
+    before, secrets_before, state, order = first_run(change.stack, change.before)
+    after, secrets_after = change.after(copy.deepcopy(before), dict(secrets_before))
+    with _home(OPERATOR_HOME):
+        mocks = planning_mocks(Path(OPERATOR_HOME))
+        mocks.state, mocks.order = copy.deepcopy(state), list(order)
         for name in change.replace:
             mark_for_replacement(mocks, name)
         run, report = deploy(mocks, config=after, secret_config=secrets_after, stack=change.stack)
     return Outcome(run, report)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_operator_home() -> Iterator[None]:
+    yield
+    shutil.rmtree(OPERATOR_HOME, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -347,6 +415,18 @@ EXPECTED_REPLACEMENTS: dict[str, set[str]] = {
     "dev: a volume is added": set(),
     "prod: a volume is added": set(),
     "prod: the SSH deploy key is rotated": set(),
+    "swarm: a service image changes": set(),
+    # A Swarm secret's data is ForceNew; it is auto-named, so the new one is created beside the
+    # old one, the service switches to it (an update), and the old one is deleted at the end.
+    "swarm: a service secret is rotated (up --replace)": {
+        "secret-app-db-password",
+        "swarm-secret-app-db-password",
+    },
+    "swarm: the SSH deploy key is rotated": set(),
+    # The re-encryption command runs on a trigger change by design; it has no delete program.
+    "prod: reencryptGeneration + 1": {
+        f"{volume}-reencrypt" for volume in ("app-db", "vector-store", "documents", "config-secrets", "logs")
+    },
 }
 
 
