@@ -62,7 +62,7 @@ import pulumi_docker as docker
 import pulumi_tls as tls
 
 from .encrypted_volume import EncryptedVolume
-from .host import DockerHost
+from .host import CONTAINER_REPLACE_ON_CHANGES, DockerHost
 from .secret_file import (
     SecretFile,
     SecretFileArgs,
@@ -279,6 +279,7 @@ class TraefikEdge(pulumi.ComponentResource):
                 depends_on=[self.image, *binds],
                 # A fixed name and fixed host ports: the old container must go before the new one starts.
                 delete_before_replace=True,
+                replace_on_changes=CONTAINER_REPLACE_ON_CHANGES,
             ),
         )
         outputs: dict[str, object] = {

@@ -17,6 +17,11 @@ import pulumi_docker as docker
 
 from .settings import HostSettings
 
+# Container inputs the docker provider takes as an in-place update without applying it (its
+# update only runs `docker update`: restart policy and memory): a new healthcheck, mount or tmpfs
+# would reach the state but never the running container. Replacing on them applies them.
+CONTAINER_REPLACE_ON_CHANGES = ["healthcheck", "mounts", "tmpfs"]
+
 
 def ssh_material_dir(project: str, stack: str) -> Path:
     """Where the operator machine keeps the SSH key and pinned host key for the Docker CLI's ssh

@@ -24,7 +24,7 @@ import pulumi
 import pulumi_docker as docker
 
 from .encrypted_volume import EncryptedVolume, volume_labels
-from .host import DockerHost
+from .host import CONTAINER_REPLACE_ON_CHANGES, DockerHost
 from .network import NAME_PREFIX, Attachment, NetworkPlan
 from .secret_file import SecretFile, SecretFileArgs
 from .settings import StackSettings
@@ -286,7 +286,11 @@ class PlatformService(pulumi.ComponentResource):
             log_opts=dict(spec.log_opts) or None,
             # A fixed container name cannot exist twice: replace by delete, then create.
             opts=pulumi.ResourceOptions(
-                parent=self, provider=host.provider, depends_on=depends, delete_before_replace=True
+                parent=self,
+                provider=host.provider,
+                depends_on=depends,
+                delete_before_replace=True,
+                replace_on_changes=CONTAINER_REPLACE_ON_CHANGES,
             ),
         )
         self.pids_limit = host.run(

@@ -168,6 +168,9 @@ class Request:
     dependencies: list[str]
     delete_before_replace: bool
     protect: bool = False
+    # The `replaceOnChanges` resource option: the engine replaces when one of these inputs
+    # changes, whatever the provider says ("*": any input).
+    replace_on_changes: tuple[str, ...] = ()
 
 
 class ProtectedResource(RuntimeError):
@@ -263,8 +266,12 @@ def _rule(rules: Mapping[str, Rule], key: str, path: str) -> Rule:
     return rules[key]
 
 
+def _same(old: Any, new: Any) -> bool:
+    return old == new or (_blank(old) and _blank(new))
+
+
 def _replaces(rule: Rule, old: Any, new: Any, path: str) -> bool:
-    if old == new or (_blank(old) and _blank(new)):
+    if _same(old, new):
         return False
     if rule == FORCE_NEW:
         return True
@@ -312,6 +319,25 @@ def replacing_inputs(rules: Mapping[str, Rule], old: Mapping[str, Any], new: Map
         for key in sorted(set(old) | set(new))
         if _replaces(_rule(rules, key, key), old.get(key), new.get(key), key)
     ]
+
+
+def _replaced_on_request(paths: tuple[str, ...], old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Whether a change falls under the resource's `replaceOnChanges`, matched as the engine does
+    (pkg/resource/deploy/step_generator.go applyReplaceOnChanges: the path must contain the
+    changed path). Honoured paths: "*", an input name (any change at or below it) and
+    "name[*]" (a change of an element: both values are collections; the SDKs add
+    "triggers[*]" for pulumi-command's schema)."""
+    for path in paths:
+        name, elements = (path[:-3], True) if path.endswith("[*]") else (path, False)
+        if path != "*" and not name.isidentifier():
+            raise UnhonouredInput(f"replaceOnChanges path {path!r} is not honoured")
+        keys = set(old) | set(new) if path == "*" else {name}
+        for key in keys:
+            before, after = old.get(key), new.get(key)
+            if _same(before, after) or (elements and (_blank(before) or _blank(after))):
+                continue
+            return True
+    return False
 
 
 # labelSchema (kreuzwerker internal/provider/helpers.go newLabelSchema(true)): label and value
@@ -1493,6 +1519,7 @@ class ActingMocks(pulumi.runtime.Mocks):
             self.report.unchanged.append(req.urn)
         elif (
             executor.needs_replace(previous.request.inputs, req.inputs)
+            or _replaced_on_request(req.replace_on_changes, previous.request.inputs, req.inputs)
             or previous.request.provider != req.provider
         ):
             if req.delete_before_replace or executor.delete_before_replace:
@@ -1577,6 +1604,7 @@ class ActingMonitor(RecordingMonitor):
                     parent=request.parent,
                     dependencies=list(request.dependencies),
                     delete_before_replace=bool(request.deleteBeforeReplace),
+                    replace_on_changes=tuple(request.replaceOnChanges),
                     protect=bool(request.protect),
                 )
             )

@@ -302,6 +302,14 @@ CHANGES: dict[str, Change] = {
     "prod: a service image digest changes": Change(
         "prod", _prod, _edit(_set("services.webapp", {"image": WEBAPP_IMAGE + "@sha256:" + "3" * 64}))
     ),
+    "dev: a service healthcheck changes": Change(
+        "dev",
+        _dev,
+        _edit(_set("services.webapp", {"healthcheck": {"test": ["CMD", "true"], "interval": 60}})),
+    ),
+    "dev: a service volume is mounted at another path": Change(
+        "dev", _dev, _edit(_set("services.webapp", {"volumes": {"documents": "/data"}}))
+    ),
     "dev: a route to another service is added": Change("dev", _dev, _edit(_add_route)),
     "dev: a route on a new host name is added": Change("dev", _dev, _edit(_add_host)),
     "dev: the custom edge certificate and key are rotated": Change(
@@ -398,6 +406,10 @@ EXPECTED_REPLACEMENTS: dict[str, set[str]] = {
     # the container id.
     "dev: a service image changes": {"webapp-image", "webapp", "webapp-pids-limit"},
     "prod: a service image digest changes": {"webapp-image", "webapp", "webapp-pids-limit"},
+    # The provider's update would record a new healthcheck or mount but not apply it (it only
+    # runs `docker update`): the program asks the engine to replace on these (replaceOnChanges).
+    "dev: a service healthcheck changes": {"webapp", "webapp-pids-limit"},
+    "dev: a service volume is mounted at another path": {"webapp", "webapp-pids-limit"},
     # The edge joins a new link network and carries the configuration digest as a label; the
     # gateway joins the same new network (networksAdvanced count).
     "dev: a route to another service is added": {"edge", "llm-gateway", "llm-gateway-pids-limit"},
@@ -573,3 +585,19 @@ def test_a_container_update_applies_only_what_docker_update_can() -> None:
         "mem_limit": 512 * 1024 * 1024,
         "memswap_limit": 512 * 1024 * 1024,
     }
+
+
+def test_replace_on_changes_is_matched_as_the_engine_matches_it() -> None:
+    from tests.support.acting_mocks import _replaced_on_request as replaced
+
+    assert replaced(
+        ("healthcheck",), {"healthcheck": {"interval": "10s"}}, {"healthcheck": {"interval": "60s"}}
+    )
+    assert replaced(("healthcheck",), {}, {"healthcheck": {"interval": "60s"}})
+    assert not replaced(("healthcheck",), {"memory": 1}, {"memory": 2})
+    # "triggers[*]" contains an element's change, not the whole list appearing.
+    assert replaced(("triggers[*]",), {"triggers": [1]}, {"triggers": [2]})
+    assert not replaced(("triggers[*]",), {}, {"triggers": [2]})
+    assert replaced(("*",), {"memory": 1}, {"memory": 2})
+    with pytest.raises(UnhonouredInput, match="is not honoured"):
+        replaced(("mounts[0].source",), {}, {})
