@@ -188,6 +188,24 @@ def structure(text: str) -> Structure:
     )
 
 
+@lru_cache(maxsize=512)
+def command_texts(text: str) -> tuple[tuple[int, str], ...]:
+    """(line, source text) of every simple command the program runs, in order, functions it never
+    calls left out; with the redirections (here-documents included) that belong to it. Case
+    patterns, test expressions and assignments are not commands. Empty when it does not parse."""
+    shape = structure(text)
+    if not shape.parsed:
+        return ()
+    tree = _tree(shape.reachable_text)
+    out: list[tuple[int, str]] = []
+    for n in _walk(tree.root_node):
+        if n.type != "command":
+            continue
+        node = n.parent if n.parent is not None and n.parent.type == "redirected_statement" else n
+        out.append((_line(n), node.text.decode("utf-8", "replace")))
+    return tuple(out)
+
+
 def _literal_nonzero(word: str) -> bool:
     word = word.strip("'\"")
     return word.isdigit() and int(word) != 0

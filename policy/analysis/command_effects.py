@@ -110,12 +110,22 @@ class SideChannel:
 
 
 @dataclass(frozen=True)
+class PidsLimit:
+    """`docker update --pids-limit N <container>...`: the PID limit a container gets after creation."""
+
+    limit: Word
+    containers: tuple[Word, ...]
+    field: str
+
+
+@dataclass(frozen=True)
 class ProgramEffects:
     field: str
     unknown: tuple[Construct, ...]
     path_ops: tuple[PathOp, ...]
     side_channels: tuple[SideChannel, ...]
     commands: tuple[SimpleCommand, ...]  # every command that runs (nested programs included)
+    pids_limits: tuple[PidsLimit, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -305,6 +315,36 @@ def _docker(argv: list[Word], field: str, text: str) -> SideChannel | None:
     return SideChannel(subject, f"`{tool} {sub}` {what}", text, field)
 
 
+def _pids_limit(argv: list[Word], field: str) -> PidsLimit | None:
+    words = list(argv[1:])
+    i = 0
+    while i < len(words) and words[i].startswith("-"):
+        i += 2 if words[i] in DOCKER_GLOBAL_VALUE_OPTIONS else 1
+    if i < len(words) and words[i] == "container":
+        i += 1
+    if i >= len(words) or words[i] != "update":
+        return None
+    limit: Word | None = None
+    names: list[Word] = []
+    rest = words[i + 1 :]
+    j = 0
+    while j < len(rest):
+        w = rest[j]
+        if w == "--pids-limit" and j + 1 < len(rest):
+            limit = rest[j + 1]
+            j += 2
+            continue
+        if w.startswith("--pids-limit="):
+            limit = Word(w.split("=", 1)[1], w.resolved, w.raw)
+        elif w.startswith("-"):
+            if "=" not in w and w in DOCKER_UPDATE_LIMITS | {"--restart", "--cpuset-cpus", "--kernel-memory"}:
+                j += 1  # its value
+        else:
+            names.append(w)
+        j += 1
+    return PidsLimit(limit, tuple(names), field) if limit is not None else None
+
+
 def _nat(argv: list[Word], field: str, text: str) -> SideChannel | None:
     tool = _name(argv[0])
     words = [str(w) for w in argv[1:]]
@@ -406,6 +446,7 @@ def program_effects(text: str, field: str) -> ProgramEffects:
     unknown: list[Construct] = []
     path_ops: list[PathOp] = []
     channels: list[SideChannel] = []
+    limits: list[PidsLimit] = []
     ran: list[SimpleCommand] = []
     pending: list[tuple[str, int]] = [(text, 0)]
     while pending:
@@ -414,10 +455,13 @@ def program_effects(text: str, field: str) -> ProgramEffects:
         unknown.extend(shape.errors)
         if not shape.parsed:
             continue
-        program = parse_program(shape.reachable_text, depth=4, resolve_locals=True)  # nested: below
+        # The grammar says which commands run; the word reader expands each with what the whole
+        # program proves about its variables (nested `bash -c` programs are read below).
+        program = parse_program(shape.reachable_text, depth=4, resolve_locals=True)
         outputs = _function_outputs(shape.reachable_text)
         assigned = _assignments(program.commands)
-        for cmd in program.commands:
+        spans = bash_grammar.command_texts(program_text)
+        for line_no, cmd in ((line_no, c) for line_no, span in spans for c in program.expand_command(span)):
             if not cmd.argv or (len(cmd.argv) > 1 and cmd.argv[1] == "in"):
                 continue  # assignments only, or the header of `case WORD in` / `for NAME in`
             if _is_lookup(cmd.argv):
@@ -430,7 +474,7 @@ def program_effects(text: str, field: str) -> ProgramEffects:
                 pending.append((str(argv[1]), depth + 1))
                 continue
             candidates = _candidates(cmd, outputs, assigned) if not argv[0].resolved else None
-            problem = _unknown_of(cmd, argv, candidates, 0)
+            problem = _unknown_of(cmd, argv, candidates, line_no)
             if problem is not None:
                 unknown.append(problem)
                 continue
@@ -458,6 +502,9 @@ def program_effects(text: str, field: str) -> ProgramEffects:
                     ch = _docker(call, field, line)
                     if ch is not None:
                         channels.append(ch)
+                    pids = _pids_limit(call, field)
+                    if pids is not None:
+                        limits.append(pids)
                 else:
                     ch = _nat(call, field, line) or _listener(call, field, line)
                     if ch is not None:
@@ -465,7 +512,7 @@ def program_effects(text: str, field: str) -> ProgramEffects:
             for r in cmd.redirects:
                 if r.heredoc and name == "nft" and re.search(r"\b(dnat|redirect)\b", r.heredoc, re.I):
                     channels.append(SideChannel("nat:nft", "loads an nftables NAT rule set", line, field))
-    return ProgramEffects(field, tuple(unknown), tuple(path_ops), tuple(channels), tuple(ran))
+    return ProgramEffects(field, tuple(unknown), tuple(path_ops), tuple(channels), tuple(ran), tuple(limits))
 
 
 def effects_of(resource: Resource) -> CommandEffects:

@@ -281,12 +281,19 @@ class Program:
     variables: dict[str, str]
     arrays: dict[str, list[Word]]
     nested: list[Program]
+    functions: dict[str, str] = field(default_factory=dict)  # one-line functions, for $(f)
 
     def all_commands(self) -> list[SimpleCommand]:
         out = list(self.commands)
         for p in self.nested:
             out.extend(p.all_commands())
         return out
+
+    def expand_command(self, text: str) -> list[SimpleCommand]:
+        """The simple command(s) in `text` (one command the grammar found in this program),
+        with words expanded by what this program proves about its variables."""
+        expander = _Expander(self.variables, self.arrays, self.functions)  # type: ignore[arg-type]
+        return _simple_commands(_split_commands(tokenize(text)), expander)
 
 
 class _Expander:
@@ -588,8 +595,21 @@ def parse_program(text: str, depth: int = 0, *, resolve_locals: bool = False) ->
         arrays[name] = items
     expander = _Expander(known, arrays, functions)  # type: ignore[arg-type]
 
-    commands: list[SimpleCommand] = []
+    commands = _simple_commands(simple_raw, expander)
     nested: list[Program] = []
+    for cmd in commands:
+        inner = shell_c_program(cmd.argv)
+        if inner is not None and depth < 4:
+            nested.append(parse_program(inner, depth + 1))
+    return Program(
+        text=text, commands=commands, variables=known, arrays=arrays, nested=nested, functions=functions
+    )
+
+
+def _simple_commands(
+    simple_raw: list[tuple[list[str], list[tuple[str, str, str, str | None]], bool]], expander: _Expander
+) -> list[SimpleCommand]:
+    commands: list[SimpleCommand] = []
     previous: SimpleCommand | None = None
     for words, redirs, piped in simple_raw:
         words = _strip_keywords(list(words))
@@ -611,10 +631,7 @@ def parse_program(text: str, depth: int = 0, *, resolve_locals: bool = False) ->
             cmd.stdin_from = previous
         commands.append(cmd)
         previous = cmd
-        inner = shell_c_program(argv)
-        if inner is not None and depth < 4:
-            nested.append(parse_program(inner, depth + 1))
-    return Program(text=text, commands=commands, variables=known, arrays=arrays, nested=nested)
+    return commands
 
 
 def strip_wrappers(argv: list[Word]) -> list[Word]:

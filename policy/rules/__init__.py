@@ -1,13 +1,16 @@
-"""The pack's rules, one module each, in the order of the issue."""
+"""The pack's rules, one module each: at rest, in transit, isolation and hardening, then advisory."""
 
 from __future__ import annotations
 
 from analysis.rule import Rule
 
 from rules import (
+    capabilities_dropped,
     certificates,
+    cgroup_parent_default,
     commands_create_no_workloads,
     container_hardening,
+    cpu_limits,
     encrypted_volumes,
     healthchecks,
     image_pinned_by_digest,
@@ -18,9 +21,11 @@ from rules import (
     luks_on_volume_host,
     luks_parameters,
     memory_limits,
+    mount_propagation_private,
     network_isolation,
     no_host_paths,
     outbound_tls,
+    pid_limits,
     read_only_root_filesystem,
     security_headers,
     shell_programs_readable,
@@ -48,10 +53,15 @@ RULES: list[Rule] = [
     certificates.RULE,
     luks_parameters.RULE,
     container_hardening.RULE,
+    mount_propagation_private.RULE,
     image_pinned_by_digest.RULE,
     healthchecks.RULE,
     memory_limits.RULE,
     read_only_root_filesystem.RULE,
+    capabilities_dropped.RULE,
+    pid_limits.RULE,
+    cpu_limits.RULE,
+    cgroup_parent_default.RULE,
     traefik_providers_visible.RULE,
     websocket_routes_guarded.RULE,
 ]

@@ -52,10 +52,20 @@ MANDATORY = {
     "stateful-images-on-encrypted-volumes",
     "commands-create-no-workloads",
     "shell-programs-readable",
+    "mount-propagation-private",
     "traefik-providers-visible",
     "websocket-routes-guarded",
 }
-ADVISORY = {"image-pinned-by-digest", "healthchecks", "memory-limits", "read-only-root-filesystem"}
+ADVISORY = {
+    "image-pinned-by-digest",
+    "healthchecks",
+    "memory-limits",
+    "read-only-root-filesystem",
+    "capabilities-dropped",
+    "pid-limits",
+    "cpu-limits",
+    "cgroup-parent-default",
+}
 
 
 def two_privileged() -> None:

@@ -146,6 +146,7 @@ def hardened(role: str = "service", **overrides: Any) -> dict[str, Any]:
         capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"]),
         read_only=True,
         memory=512,
+        cpus="1",
         healthcheck=docker.ContainerHealthcheckArgs(tests=["CMD", "/app/healthcheck"], interval="30s"),
         tmpfs={"/tmp": "rw,noexec,nosuid,size=64m"},
         labels=[docker.ContainerLabelArgs(label="encrypted-platform.role", value=role)],
@@ -196,15 +197,24 @@ def edge(
     return docker.Container(name, **args)
 
 
+def pids_limit(container: docker.Container, name: str, limit: int = 256) -> command.local.Command:
+    """The PID limit pulumi-docker cannot set: `docker update --pids-limit` after creation."""
+    return command.local.Command(
+        f"{name}-pids-limit",
+        create=f"docker -H unix:///var/run/docker.sock update --pids-limit {limit} {name}",
+        opts=pulumi.ResourceOptions(depends_on=[container]),
+    )
+
+
 def compliant() -> None:
     """The whole compliant platform: LUKS volume, app on an internal network, Traefik edge, and an
-    egress service on the egress network."""
+    egress service on the egress network; every container with its PID limit."""
     _cmd, vol = luks_volume("appdata")
     net = internal_network("app-net")
-    app(net, vol)
-    edge(net)
+    pids_limit(app(net, vol), "app")
+    pids_limit(edge(net), "edge")
     egress = boundary_network("egress", "egress")
-    docker.Container(
+    gateway = docker.Container(
         "llm-gateway",
         **hardened(
             name="llm-gateway",
@@ -219,3 +229,4 @@ def compliant() -> None:
             ],
         ),
     )
+    pids_limit(gateway, "llm-gateway")
