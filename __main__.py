@@ -6,9 +6,10 @@ value stops `pulumi preview` with the key named), and components/platform.py com
 
 import pulumi
 
-from components.platform import Platform
+from components.platform import Platform, defer_full_collections
 from components.settings import load_secrets, load_settings
 
+defer_full_collections()
 settings = load_settings()
 secrets = load_secrets(settings)
 platform = Platform(

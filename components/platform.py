@@ -7,6 +7,7 @@ enabled service. Swarm mode (`swarm.enabled`): see components/swarm.py.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping
 
 import pulumi
@@ -21,6 +22,23 @@ from .network import EDGE, NetworkPlan, edge_targets, make_network, plan_network
 from .service import SECRET_LENGTH, PlatformService, PlatformServiceArgs, ServiceSpec, service_specs
 from .settings import StackSecrets, StackSettings
 from .settings.services import ownership_warnings
+
+# CPython's default: a full collection after every 10 collections of the middle generation.
+FULL_COLLECTION_AFTER = 1000
+
+
+def defer_full_collections() -> None:
+    """Full collections no more often than every FULL_COLLECTION_AFTER middle-generation
+    collections (some 7M net allocations of tracked objects), then paced by CPython's own rule
+    (the old generation grew by a quarter). While a program declares its resources nothing
+    resolves: every resource's Outputs wait for the event loop, which runs after the program body,
+    so the heap holds some 500 live objects per resource and every full collection scans all of
+    them. At the default pace that rescanning grows faster than the program (2 full collections
+    over 0.4M objects at 393 resources, 13 over 11M at 3,453) and takes a third (393) to nearly
+    half (3,453) of the evaluation's CPU time. Young collections are unchanged: short-lived
+    reference cycles are still freed at once."""
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_COLLECTION_AFTER)
 
 
 def secret_names(specs: dict[str, ServiceSpec]) -> list[str]:
