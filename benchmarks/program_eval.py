@@ -5,12 +5,17 @@ inputs and only invent ids and random values) for:
 - the dev stack (Pulumi.dev.yaml: every built-in service) plus an edge route to the web app;
 - N generated services (default 50 and 500): a chain of services, each calling the previous one
   (one link network each), every 5th with a secret (a SecretFile on the secrets volume), every
-  25th with egress, all with the edge routing to the first one.
+  25th with egress, all with the edge routing to the first one;
+- the mock runtime's own floor next to each: as many random.RandomString resources as that
+  program registered, declared by a plain loop under the same runner, in the same interpreter
+  settings (`defer_full_collections`, as __main__.py), alternating with the program's samples.
 
-Each evaluation runs in a fresh interpreter (module imports excluded from the time). Reports the
-median wall time of `--repeat` runs per size, the number of registered resources, and
-the growth ratio t(500)/t(50) next to the resource ratio. Expectation: linear growth, i.e. a time
-ratio close to the resource ratio (about 10).
+Each evaluation runs in a fresh interpreter (module imports excluded from the time). Reports per
+kind the median wall time and process CPU time of `--repeat` runs, ms per resource (wall and CPU),
+the full garbage collections that ran, the peak memory, the program's cost over the floor's, and the growth ratios
+t(500)/t(50) next to the resource ratio. Expectation: linear growth, i.e. time ratios within 10%
+of the resource ratio, for the program and for the floor. On a loaded machine wall time moves with
+the other processes; CPU time much less (the cores' caches are still shared).
 
 Run: .venv/bin/python -m benchmarks.program_eval [--sizes 50 500] [--repeat 3]
 """
@@ -18,7 +23,9 @@ Run: .venv/bin/python -m benchmarks.program_eval [--sizes 50 500] [--repeat 3]
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -33,6 +40,7 @@ if str(REPO) not in sys.path:
 from tests.support.program_runner import load_stack_config, run_program  # noqa: E402
 
 EDGE = {"routes": {"app": {"host": "app.example.test", "service": "webapp", "port": 8080}}}
+LINEAR_TOLERANCE = 0.10  # a time ratio within 10% of the resource ratio counts as linear
 
 
 def dev_config() -> dict[str, Any]:
@@ -64,37 +72,100 @@ def generated_config(count: int) -> dict[str, Any]:
     return config
 
 
+def floor_program(count: int) -> None:
+    """`count` trivial resources: no parent, no provider, no Output passed between them. The
+    interpreter is prepared as __main__.py prepares it, so only the resources differ."""
+    import pulumi_random as random
+
+    from components.platform import defer_full_collections
+
+    defer_full_collections()
+    for index in range(count):
+        random.RandomString(f"floor-{index}", length=16, special=False)
+
+
 def _one_run(kind: str, size: int) -> dict[str, Any]:
-    """One evaluation in this (fresh) process: the program's modules imported first, then timed."""
-    import components.platform  # noqa: F401 - import cost is not evaluation time
+    """One evaluation in this (fresh) process: the program's modules imported first, then timed.
+    `size` is the number of services (generated) or of resources (floor)."""
+    import pulumi_random  # noqa: F401 - import cost is not evaluation time
 
-    config = dev_config() if kind == "dev" else generated_config(size)
-    start = time.perf_counter()
-    run = run_program(config=config)
-    return {"seconds": time.perf_counter() - start, "resources": len(run.registrations)}
+    import components.platform  # noqa: F401
+
+    if kind == "floor":
+        program: Any = lambda: floor_program(size)  # noqa: E731
+        config: dict[str, Any] = {}
+    else:
+        program = None
+        config = dev_config() if kind == "dev" else generated_config(size)
+    full_before = gc.get_stats()[2]["collections"]
+    start, cpu_start = time.perf_counter(), time.process_time()
+    run = run_program(program, config=config)
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "resources": len(run.registrations),
+        "full_collections": gc.get_stats()[2]["collections"] - full_before,
+        "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+    }
 
 
-def measure(kind: str, size: int, repeat: int) -> dict[str, Any]:
-    """Median of `repeat` evaluations, each in a fresh interpreter: the SDK keeps per-process
-    state that makes later runs in the same process slower (seen: +60% by the third run)."""
-    samples = []
-    for _ in range(repeat):
-        out = subprocess.run(
-            [sys.executable, "-m", "benchmarks.program_eval", "--one", kind, str(size)],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        samples.append(json.loads(out.strip().splitlines()[-1]))
+def _sample(kind: str, size: int) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.program_eval", "--one", kind, str(size)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _summary(samples: list[dict[str, Any]]) -> dict[str, Any]:
     times = [s["seconds"] for s in samples]
+    cpus = [s["cpu_seconds"] for s in samples]
     resources = samples[0]["resources"]
     return {
         "resources": resources,
         "seconds_median": round(statistics.median(times), 3),
         "seconds_all": [round(t, 3) for t in times],
+        "cpu_seconds_median": round(statistics.median(cpus), 3),
+        "cpu_seconds_all": [round(t, 3) for t in cpus],
         "ms_per_resource": round(1000 * statistics.median(times) / resources, 3),
+        "cpu_ms_per_resource": round(1000 * statistics.median(cpus) / resources, 3),
+        "full_collections": sorted({s["full_collections"] for s in samples}),
+        "max_rss_mib": max(s["max_rss_mib"] for s in samples),
     }
+
+
+def measure(kind: str, size: int, repeat: int) -> dict[str, Any]:
+    """The program (`kind`, `size`) and its floor (as many RandomStrings as it registered), in
+    alternating fresh interpreters, `repeat` samples each: the SDK keeps per-process state that
+    makes later runs in the same process slower (seen: +60% by the third run), and alternating
+    puts both under the same load. Returns both summaries and the program's cost over the floor."""
+    program: list[dict[str, Any]] = []
+    floor: list[dict[str, Any]] = []
+    for _ in range(repeat):
+        program.append(_sample(kind, size))
+        floor.append(_sample("floor", program[-1]["resources"]))
+    result = {"program": _summary(program), "floor": _summary(floor)}
+    result["over_floor"] = {
+        "wall": round(result["program"]["ms_per_resource"] / result["floor"]["ms_per_resource"], 2),
+        "cpu": round(result["program"]["cpu_ms_per_resource"] / result["floor"]["cpu_ms_per_resource"], 2),
+    }
+    return result
+
+
+def growth(small: dict[str, Any], large: dict[str, Any]) -> dict[str, Any]:
+    """t(large)/t(small) for program and floor, next to the resource ratio."""
+    resource_ratio = large["program"]["resources"] / small["program"]["resources"]
+    report: dict[str, Any] = {"resource_ratio": round(resource_ratio, 2)}
+    for part in ("program", "floor"):
+        for metric, key in (("wall", "seconds_median"), ("cpu", "cpu_seconds_median")):
+            ratio = large[part][key] / small[part][key]
+            report[f"{part}_{metric}_ratio"] = round(ratio, 2)
+            report[f"{part}_{metric}_linear"] = abs(ratio / resource_ratio - 1) <= LINEAR_TOLERANCE
+    return report
 
 
 def main(argv: list[str]) -> int:
@@ -111,9 +182,9 @@ def main(argv: list[str]) -> int:
     for size in args.sizes:
         report["generated"][str(size)] = measure("generated", size, args.repeat)
     if len(args.sizes) >= 2:
-        small, large = (report["generated"][str(s)] for s in (min(args.sizes), max(args.sizes)))
-        report["time_ratio"] = round(large["seconds_median"] / small["seconds_median"], 2)
-        report["resource_ratio"] = round(large["resources"] / small["resources"], 2)
+        report["growth"] = growth(
+            report["generated"][str(min(args.sizes))], report["generated"][str(max(args.sizes))]
+        )
         report["size_ratio"] = round(max(args.sizes) / min(args.sizes), 2)
     print(json.dumps(report, indent=2))
     return 0
