@@ -94,6 +94,11 @@ class EncryptedVolume(pulumi.ComponentResource):
                 create=invocation(
                     render_program("reencrypt", spec), f"ep-luks-reencrypt-{name}", become=become
                 ),
+                # Once per generation: a new generation is a trigger change, which replaces this
+                # command and runs `create`. Every other change (the next key on stdin, a rotated
+                # SSH key, a new program text) is an update, which without `update` would run
+                # `create` again and re-encrypt the whole volume once more.
+                update="true",
                 stdin=pulumi.Output.secret(current.result.apply(lambda k: k + "\n")),
                 triggers=[spec.reencrypt_generation],
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.luks]),

@@ -342,6 +342,12 @@ CHANGES: dict[str, Change] = {
         "dev", _swarm, _edit(lambda config: None), replace=("secret-app-db-password",)
     ),
     "swarm: the SSH deploy key is rotated": Change("dev", _swarm, _rotate_ssh_key),
+    "prod (re-encrypted once): keyVersion + 1": Change(
+        "prod", _prod_reencrypted, _edit(_set("encryption.keyVersion", 2))
+    ),
+    "prod (re-encrypted once): the SSH deploy key is rotated": Change(
+        "prod", _prod_reencrypted, _rotate_ssh_key
+    ),
     "prod: reencryptGeneration + 1": Change(
         "prod", _prod_reencrypted, _edit(_set("encryption.reencryptGeneration", 2))
     ),
@@ -435,6 +441,8 @@ EXPECTED_REPLACEMENTS: dict[str, set[str]] = {
         "swarm-secret-app-db-password",
     },
     "swarm: the SSH deploy key is rotated": set(),
+    "prod (re-encrypted once): keyVersion + 1": set(),
+    "prod (re-encrypted once): the SSH deploy key is rotated": set(),
     # The re-encryption command runs on a trigger change by design; it has no delete program.
     "prod: reencryptGeneration + 1": {
         f"{volume}-reencrypt" for volume in ("app-db", "vector-store", "documents", "config-secrets", "logs")
@@ -462,6 +470,12 @@ def test_a_routine_change_replaces_what_it_must_and_never_a_volume_a_luks_comman
         assert not registration.protect, f"the engine refuses to replace protected {registration.name}"
     assert not outcome.report.deleted, f"deletes {outcome.report.deleted}"
     assert outcome.replaced == EXPECTED_REPLACEMENTS[title]
+    for urn in outcome.report.updated:
+        registration = by_urn[urn]
+        if registration.type in COMMANDS and registration.name.endswith("-reencrypt"):
+            # An update runs `update`, else `create`: re-encrypting the whole volume again.
+            ran = registration.plain("update") or registration.plain("create")
+            assert "ep-luks-reencrypt-" not in ran, f"an update of {registration.name} re-encrypts again"
 
 
 def test_the_lock_step_of_manual_unlock_is_an_update_on_every_run() -> None:
