@@ -130,6 +130,10 @@ if [ "${1:-}" = "--check" ]; then
   exit 0
 fi
 
+if [ "${YES:-0}" != "1" ] && ! [ -t 0 ]; then
+  printf 'error: pulumi up asks before it deploys, and this shell has no terminal: run YES=1 make up\n' >&2
+  exit 1
+fi
 if [ -z "$pulumi_cli" ]; then
   say "installing the Pulumi CLI $pinned (official installer, into ~/.pulumi/bin)"
   curl -fsSL https://get.pulumi.com | sh -s -- --version "$pinned" --no-edit-path

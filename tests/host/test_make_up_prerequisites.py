@@ -46,7 +46,7 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run_check(
-    tmp_path: Path, clone: Path, tools: Mapping[str, str], *, dm_crypt: bool
+    tmp_path: Path, clone: Path, tools: Mapping[str, str], *, dm_crypt: bool, check_only: bool = True
 ) -> subprocess.CompletedProcess[str]:
     bin_dir = tmp_path / "bin"
     home = tmp_path / "home"
@@ -62,7 +62,8 @@ def run_check(
     hide = "mount -t tmpfs none /usr/sbin && mount -t tmpfs none /usr/local/sbin && mount -t tmpfs none /sys/module"
     if dm_crypt:
         hide += " && mkdir /sys/module/dm_crypt"
-    script = f'{hide} && exec env -i PATH="$1" HOME="$2" bash "$3/scripts/up-dev.sh" --check'
+    flag = " --check" if check_only else ""
+    script = f'{hide} && exec env -i PATH="$1" HOME="$2" bash "$3/scripts/up-dev.sh"{flag} </dev/null'
     return subprocess.run(
         [
             "unshare",
@@ -79,7 +80,7 @@ def run_check(
         ],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,
         check=False,
     )
 
@@ -133,3 +134,14 @@ def test_a_ready_machine_passes(tmp_path: Path, clone: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "every prerequisite is met (Pulumi CLI " in result.stdout
     assert result.stderr == ""
+
+
+def test_without_a_terminal_make_up_needs_yes_before_it_installs_anything(
+    tmp_path: Path, clone: Path
+) -> None:
+    tools = {"docker": OK, "python3": PYTHON, "sudo": OK, "pulumi": pulumi_cli(PINNED)}
+    tools |= dict.fromkeys(LUKS_TOOLS, OK)
+    result = run_check(tmp_path, clone, tools, dm_crypt=True, check_only=False)
+    assert result.returncode == 1
+    assert "this shell has no terminal: run YES=1 make up" in result.stderr
+    assert not (clone / ".venv").exists() and not (clone / ".state").exists()
