@@ -1,11 +1,12 @@
 # shellcheck shell=bash
 # One lock per volume on the host, shared by the LUKS programs, the file programs (SecretFile,
 # VolumeFile, VolumeDirectory) and the boot-time unlock helper: two `pulumi up`s, or an `up` and
-# the helper at boot, never interleave their steps on the same volume. The lock directory is
-# root-only (/run/lock itself is world-writable): one that is not root's, or is a symlink, is
-# refused, never followed.
+# the helper at boot, never interleave their steps on the same volume. The locks live in a
+# root-only directory below /run (not /run/lock: anyone may create entries there); one that is
+# not root's, or is a symlink, is refused, never followed.
 
-EP_LOCK_DIR=/run/lock/encrypted-platform
+EP_LOCK_PARENT=/run/encrypted-platform
+EP_LOCK_DIR=$EP_LOCK_PARENT/locks
 EP_LOCK_WAIT_SECONDS=600
 EP_LOCK_FD=""
 
@@ -16,11 +17,14 @@ ep_lock_fail() { printf 'encrypted-platform[lock]: ERROR: %s\n' "$*" >&2; exit 1
 ep_lock_volume() {
   local mapper=$1 lock_fd
   case "$mapper" in "" | .* | */*) ep_lock_fail "not a volume mapping name: '$mapper'" ;; esac
-  mkdir -p -- "$EP_LOCK_DIR"
-  if [ -L "$EP_LOCK_DIR" ] || [ ! -d "$EP_LOCK_DIR" ] || [ "$(stat -c %u -- "$EP_LOCK_DIR")" != 0 ]; then
-    ep_lock_fail "$EP_LOCK_DIR must be a directory owned by root, not a symlink"
-  fi
-  chmod 0700 -- "$EP_LOCK_DIR"
+  local directory
+  for directory in "$EP_LOCK_PARENT" "$EP_LOCK_DIR"; do
+    if [ ! -e "$directory" ] && [ ! -L "$directory" ]; then mkdir -m 0700 -- "$directory"; fi
+    if [ -L "$directory" ] || [ ! -d "$directory" ] || [ "$(stat -c %u -- "$directory")" != 0 ]; then
+      ep_lock_fail "$directory must be a directory owned by root, not a symlink"
+    fi
+    chmod 0700 -- "$directory"
+  done
   exec {lock_fd}>>"$EP_LOCK_DIR/$mapper.lock"
   if ! flock -w "$EP_LOCK_WAIT_SECONDS" "$lock_fd"; then
     ep_lock_fail "volume $mapper is still locked by another encrypted-platform program after ${EP_LOCK_WAIT_SECONDS}s ($EP_LOCK_DIR/$mapper.lock)"

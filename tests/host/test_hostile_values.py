@@ -137,7 +137,7 @@ def test_unlock_helper_takes_hostile_table_entries_as_data(tmp_path: Path) -> No
         assert markers(tmp_path) == []
     finally:
         for i, n in enumerate(names):
-            Path(f"/run/lock/encrypted-platform/ep-{i}{n}.lock").unlink(missing_ok=True)
+            Path(f"/run/encrypted-platform/locks/ep-{i}{n}.lock").unlink(missing_ok=True)
 
 
 def hostile_file_spec(tmp_path: Path, name: str, **overrides: object) -> VolumeFileSpec:

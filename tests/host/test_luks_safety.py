@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from components.luks_scripts import LUKS2_HEADER_AREA_BYTES, unlock_helper_text
+from components.luks_scripts import LUKS2_HEADER_AREA_BYTES, VOLUME_LOCK_LIBRARY, unlock_helper_text
 from tests.support.luks_lab import (
     command_line,
     delete,
@@ -351,11 +351,11 @@ def test_the_unlock_helper_waits_for_the_volume_lock(tmp_path: Path) -> None:
     crypttab = tmp_path / "crypttab"
     crypttab.write_text(f"ep-lock-test {tmp_path}/missing.img {tmp_path}/missing.key luks,nofail\n")
     marker = tmp_path / "marker"
+    # Another program holding the volume's lock, through the same library.
     holder_script = (
-        "exec 9>>/run/lock/encrypted-platform/ep-lock-test.lock && flock 9 && "
-        f"echo held >>{marker} && sleep 2 && echo released >>{marker}"
+        VOLUME_LOCK_LIBRARY.read_text()
+        + f"\nep_lock_volume ep-lock-test\necho held >>{marker}\nsleep 2\necho released >>{marker}\n"
     )
-    os.makedirs("/run/lock/encrypted-platform", mode=0o700, exist_ok=True)
     try:
         lock_holder = subprocess.Popen(["bash", "-c", holder_script])
         deadline = time.monotonic() + 60
@@ -377,7 +377,7 @@ def test_the_unlock_helper_waits_for_the_volume_lock(tmp_path: Path) -> None:
         assert result.returncode == 1 and "could not open" in result.stderr, result.stderr
         assert marker.read_text().splitlines()[:3] == ["held", "released", "cryptsetup status"]
     finally:
-        Path("/run/lock/encrypted-platform/ep-lock-test.lock").unlink(missing_ok=True)
+        Path("/run/encrypted-platform/locks/ep-lock-test.lock").unlink(missing_ok=True)
 
 
 # --- rotation: the boot keyfile never keeps a revoked key ---

@@ -8,6 +8,7 @@ nothing outside the volume may be written, created, re-owned or re-moded."""
 
 from __future__ import annotations
 
+import os
 import shlex
 import stat
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from components.luks_scripts import VOLUME_LOCK_LIBRARY
 from components.secret_file import VolumeFileSpec, render_program
 from tests.support.luks_lab import make_spec, steps
 
@@ -211,4 +213,27 @@ def test_the_luks_data_directory_is_not_followed(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "refusing to follow the symlink" in result.stderr, result.stderr
+    assert snapshot(outside) == before
+
+
+@pytest.mark.parametrize("planted", ["symlink", "not-root-owned"])
+def test_the_lock_directory_is_never_followed_or_shared(tmp_path: Path, planted: str) -> None:
+    """The volume lock lives in a root-only directory; one planted as a symlink (or created by
+    someone else) is refused before any lock file is created through it."""
+    outside = outside_tree(tmp_path)
+    before = snapshot(outside)
+    parent = tmp_path / "run-encrypted-platform"
+    if planted == "symlink":
+        parent.symlink_to(outside)
+    else:
+        parent.mkdir()
+        os.chown(parent, *EDGE_USER)
+    program = (
+        VOLUME_LOCK_LIBRARY.read_text()
+        + f"\nEP_LOCK_PARENT={shlex.quote(str(parent))}\nEP_LOCK_DIR=$EP_LOCK_PARENT/locks\n"
+        + "ep_lock_volume ep-app-db\necho locked\n"
+    )
+    result = subprocess.run(["bash", "-c", program], capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0 and "locked" not in result.stdout
+    assert "must be a directory owned by root, not a symlink" in result.stderr, result.stderr
     assert snapshot(outside) == before

@@ -72,8 +72,11 @@ ep_unmount() {
 # volume is not unlocked fails to start instead of writing to the bare mount point.
 ep_prepare_data_dir() {
   ep_path_is_mountpoint "$EP_MOUNT" || ep_die "$EP_MOUNT is not mounted"
-  # The mount point's root is root-owned and bound by no container, so nobody can swap the data
-  # directory for a symlink; one found there anyway is refused, not followed.
+  # The filesystem's root stays root-owned and closed to writers and is bound by no container, so
+  # nobody can swap the data directory (the source Docker binds, and follows at container
+  # start) for a symlink; one found there anyway is refused, not followed.
+  chown -h 0:0 -- "$EP_MOUNT"
+  chmod go-w -- "$EP_MOUNT"
   if [ -L "$EP_DATA_DIR" ]; then ep_die "refusing to follow the symlink $EP_DATA_DIR"; fi
   if [ ! -d "$EP_DATA_DIR" ]; then
     mkdir -- "$EP_DATA_DIR"

@@ -122,6 +122,9 @@ ep_preflight() {
   if [ -n "$sigs" ]; then
     ep_die "refusing to touch $EP_SOURCE: it holds data ($sigs). Nothing was changed. Use an empty device, or wipe it yourself if the data is not needed."
   fi
+  # udev opens a device briefly to probe it after a change: let it finish, so only a real holder
+  # is reported.
+  if command -v udevadm >/dev/null 2>&1; then udevadm settle --timeout=10 >/dev/null 2>&1 || true; fi
   holders=$(ep_holders | sort -u | tr '\n' ';' | sed 's/;$//; s/;/; /g')
   if [ -n "$holders" ]; then
     ep_die "refusing to touch $EP_SOURCE: it is in use ($holders). Nothing was changed."
