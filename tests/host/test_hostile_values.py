@@ -202,3 +202,19 @@ def test_file_programs_take_hostile_paths_as_data(tmp_path: Path, name: str) -> 
     assert [p.name for p in key.parent.iterdir()] == ["edge.key"]  # no temporary file left
     assert (seen / "binds" / "edge-state").stat().st_uid == 65532
     assert markers(tmp_path) == [], "a hostile value ran as a command"
+
+
+@pytest.mark.parametrize(
+    "name", ["a b", "tab\there", "new\nline", "back\\slash"], ids=["space", "tab", "newline", "backslash"]
+)
+def test_mount_points_are_recognised_whatever_characters_they_hold(tmp_path: Path, name: str) -> None:
+    """/proc/self/mountinfo escapes these characters: the idempotency checks compare the escaped
+    spelling, so a mounted volume is seen as mounted (and not mounted twice)."""
+    work = tmp_path / "cwd"
+    work.mkdir()
+    spec = replace(make_spec(root=tmp_path / "plain"), mount=f"{tmp_path}/{name}/mnt")
+    Path(spec.mount).mkdir(parents=True)
+    body = 'if ep_path_is_mountpoint "$EP_MOUNT"; then echo mounted; else echo not-mounted; fi\n'
+    result = run_isolated(steps(spec, body), work, setup=f"mount -t tmpfs none {shlex.quote(spec.mount)}")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "mounted"
