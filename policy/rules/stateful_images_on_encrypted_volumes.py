@@ -25,9 +25,7 @@ NAME = "stateful-images-on-encrypted-volumes"
 def _images(model: StackModel, w: Workload) -> list[str] | None:
     """The image references a workload runs: a docker.RemoteImage it takes the image from (its
     `image_id` output is a content id without the name), else the literal reference."""
-    names = [
-        s.props.get("name") for s in model.property_sources(w.resource, w.image_prop, [REMOTE_IMAGE])
-    ]
+    names = [s.props.get("name") for s in model.property_sources(w.resource, w.image_prop, [REMOTE_IMAGE])]
     if names:
         return [str(n) for n in names] if all(isinstance(n, str) for n in names) else None
     if isinstance(w.image, str):

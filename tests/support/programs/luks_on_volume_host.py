@@ -44,10 +44,11 @@ def _remote_platform(luks: command.local.Command | command.remote.Command, provi
 def local_luks_beside_ssh_docker() -> None:
     """command.local LUKS program (the operator's laptop) beside a docker provider on ssh://."""
     key = random.RandomPassword("appdata-key", length=48, special=False)
+    secret_key: pulumi.Output[str] = pulumi.Output.secret(key.result)
     luks = command.local.Command(
         "appdata-luks",
         create=luks_program("/dev/vdb", "appdata", "/srv/appdata"),
-        stdin=pulumi.Output.secret(key.result),
+        stdin=secret_key,
     )
     _remote_platform(luks, docker.Provider("server", host="ssh://deploy@203.0.113.10:22"))
 
@@ -56,10 +57,11 @@ def local_luks_beside_ssh_docker() -> None:
 def remote_luks_on_another_server() -> None:
     """The LUKS command runs on one server, the docker provider talks to another."""
     key = random.RandomPassword("appdata-key", length=48, special=False)
+    secret_key: pulumi.Output[str] = pulumi.Output.secret(key.result)
     luks = command.remote.Command(
         "appdata-luks",
         connection=command.remote.ConnectionArgs(host="203.0.113.11", user="deploy"),
         create=luks_program("/dev/vdb", "appdata", "/srv/appdata"),
-        stdin=pulumi.Output.secret(key.result),
+        stdin=secret_key,
     )
     _remote_platform(luks, docker.Provider("server", host="ssh://deploy@203.0.113.10"))
