@@ -6,7 +6,7 @@ ids and new computed values, as it would for real, so its dependents see the cha
 
 Nothing here acts on a host. The invariants: no docker.Volume and no LUKS command is ever
 replaced by a routine change, and no Command with a delete program is replaced (the old half's
-delete would undo what its replacement just did)."""
+delete would undo what its replacement just did); an update never re-runs a re-encryption."""
 
 from __future__ import annotations
 
@@ -478,7 +478,7 @@ def test_a_routine_change_replaces_what_it_must_and_never_a_volume_a_luks_comman
             assert "ep-luks-reencrypt-" not in ran, f"an update of {registration.name} re-encrypts again"
 
 
-def test_the_lock_step_of_manual_unlock_is_an_update_on_every_run() -> None:
+def test_the_unlock_step_of_manual_unlock_is_an_update_on_every_run() -> None:
     outcome = outcome_of("prod: a second manual-unlock run, nothing changed")
     luks = {r.name for r in outcome.run.of_type("command:remote:Command") if r.name.endswith("-luks")}
     assert luks and luks <= outcome.updated
