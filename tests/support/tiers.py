@@ -106,7 +106,7 @@ TIERS: dict[str, tuple[Probe, ...]] = {
     "host": (
         _root,
         _programs("cryptsetup", "losetup", "mkfs.ext4", "wipefs", "blkid", "sfdisk", "ip", "iptables", "unshare"),
-        _programs("ssh-keygen", "shellcheck", "docker-registry"),
+        _programs("ssh-keygen", "shellcheck"),
     ),
     "edge": (_root, _traefik, _programs("openssl", "pebble", "testssl", "unshare")),
     "docker": (_docker_engine, _packages(["busybox-static", "python3.11-minimal"]), _traefik),
@@ -125,6 +125,7 @@ TIERS: dict[str, tuple[Probe, ...]] = {
 TOOLS: dict[str, Probe] = {
     "shellcheck": _programs("shellcheck"),
     "actionlint": _actionlint,
+    "docker-registry": _programs("docker-registry"),
 }
 
 
