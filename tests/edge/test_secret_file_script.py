@@ -203,3 +203,14 @@ def test_ensure_directory_creates_an_owned_private_directory_and_keeps_its_conte
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["65532:65532 700", "kept"]
     assert "refusing to write" in result.stderr  # unmounted: the bare directory is refused
+
+
+def test_a_secrets_directory_is_owner_only_unless_root_owns_it_for_a_reader(tmp_path: Path) -> None:
+    # The edge's key: a root-owned directory the edge may traverse, never write.
+    spec(tmp_path, relative_path="edge-tls/edge.key", dir_owner="0:0", dir_mode="0755")
+    with pytest.raises(ValueError, match="not writable by others"):
+        spec(tmp_path, relative_path="edge-tls/edge.key", dir_owner="0:0", dir_mode="0775")
+    with pytest.raises(ValueError, match="owner-only"):
+        spec(tmp_path, relative_path="edge-tls/edge.key", dir_mode="0755")  # owned by the key's owner
+    with pytest.raises(ValueError, match="uid:gid"):
+        spec(tmp_path, dir_owner="root")
