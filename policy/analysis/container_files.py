@@ -739,6 +739,8 @@ class _Reader:
 
 def _unwrap(text: str) -> str:
     """`[sudo -n] bash -c '<program>' [name]` -> the program; anything else unchanged."""
+    if not re.match(r"\s*(?:\S*/)?(?:sudo|doas|env|exec|bash|sh|dash|ash|zsh|ksh)\b", text):
+        return text
     try:
         words = shlex.split(text)
     except ValueError:
@@ -843,14 +845,45 @@ def _host_dir_of_volume(volume: Resource) -> tuple[str | None, bool]:
     return None, False
 
 
+def _program_texts(command: Resource) -> list[Any]:
+    return [command.props.get(k) for k in ("create", "update") if command.props.get(k) is not None]
+
+
+def names_directory(text: str, directory: str) -> bool:
+    """Whether a program's text names `directory`, a path inside it, or a directory above it
+    (as a whole path: `/srv` in `cp x /srv/`, not in `/srv/other`). Quotes are ignored, so
+    `'/srv/a'"/b"` names /srv/a/b."""
+    flat = text.replace("'", "").replace('"', "").replace("\\", "")
+    if directory in flat:
+        return True
+    parts = directory.strip("/").split("/")
+    for depth in range(len(parts), 0, -1):
+        ancestor = "/" + "/".join(parts[:depth])
+        if re.search(rf"(?<![\w.$-]){re.escape(ancestor)}/?(?![\w.-]|/[\w.-])", flat):
+            return True
+    return bool(re.search(r"(?<![\w.$-])/(?![\w.-])", flat))
+
+
 class Placement:
-    """Host files written by the stack's Commands, indexed once per stack."""
+    """Host files written by the stack's Commands. A Command is read (once) only when its text
+    names a directory a Traefik container mounts, one inside it or one above it; a Command whose
+    program is unknown at preview may write anywhere."""
 
     def __init__(self, model: StackModel) -> None:
         self.model = model
-        self.writes: list[CommandWrites] = []
-        for cmd in model.of_type(*COMMANDS):
-            self.writes.extend(command_writes(cmd))
+        self.commands = model.of_type(*COMMANDS)
+        self._writes: dict[str, list[CommandWrites]] = {}
+
+    def writes_near(self, host_dir: str) -> list[CommandWrites]:
+        out: list[CommandWrites] = []
+        for cmd in self.commands:
+            texts = _program_texts(cmd)
+            if not any(not isinstance(t, str) or names_directory(t, host_dir) for t in texts):
+                continue
+            if cmd.urn not in self._writes:
+                self._writes[cmd.urn] = command_writes(cmd)
+            out.extend(self._writes[cmd.urn])
+        return out
 
     def view(self, w: Workload) -> ContainerView:
         view = ContainerView()
@@ -939,7 +972,7 @@ class Placement:
         return False
 
     def _place(self, host_dir: str, target: str, view: ContainerView) -> None:
-        for writes in self.writes:
+        for writes in self.writes_near(host_dir):
             for f in writes.files:
                 origin = Origin(f.command, f.field, f.how)
                 if _within(f.path, host_dir):
