@@ -190,3 +190,56 @@ def test_the_edge_renderers_websocket_route_counts_as_guarded() -> None:
 def test_a_guarded_websocket_route_passes(pack: PolicyPackProcess, variant: str) -> None:
     verdict = evaluate(capture(websockets.guarded_websocket_route, preview=variant == "preview"), pack=pack)
     assert not verdict.mandatory(), verdict.describe()
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("cat > /srv/edge/data/dynamic/x.yml", True),  # inside
+        ("D=/srv/edge; cat > $D/data/x.yml", True),  # above, as a whole path
+        ("cp -r /tmp/x /srv/", True),
+        ("rm -rf /", True),
+        ("EP_BASE_DIR='/srv/edge'\nEP_RELATIVE_PATH='data/x.yml'", True),
+        ("mkdir -p /srv/other/data", False),
+        ("cat > /srv/edgecfg2/x", False),
+        ("echo hi > /tmp/x", False),
+    ],
+)
+def test_which_commands_the_reader_reads_for_a_mounted_directory(text: str, named: bool) -> None:
+    from analysis.container_files import names_directory
+
+    assert names_directory(text, "/srv/edge/data") is named
+
+
+PROVIDERS = [
+    ("http", "{endpoint: 'https://c.example.test/t'}"),
+    ("rest", "{insecure: false}"),
+    ("redis", "{endpoints: ['redis:6379']}"),
+    ("etcd", "{endpoints: ['etcd:2379']}"),
+    ("consul", "{endpoints: ['consul:8500']}"),
+    ("zooKeeper", "{endpoints: ['zk:2181']}"),
+    ("docker", "{}"),
+    ("swarm", "{endpoint: 'tcp://manager:2375'}"),
+    ("kubernetesIngress", "{}"),
+    ("kubernetesCRD", "{}"),
+    ("kubernetesGateway", "{}"),
+    ("knative", "{}"),
+    ("consulCatalog", "{}"),
+    ("nomad", "{}"),
+    ("ecs", "{}"),
+]
+
+
+@pytest.mark.parametrize(("provider", "conf"), PROVIDERS, ids=[p for p, _ in PROVIDERS])
+def test_every_provider_but_file_is_refused(pack: PolicyPackProcess, provider: str, conf: str) -> None:
+    from tests.support.programs.baseline import STATIC_CONFIG, edge
+    from tests.support.programs.traefik_sources import app_platform
+
+    def program() -> None:
+        static = STATIC_CONFIG.replace("providers:\n", f"providers:\n  {provider}: {conf}\n", 1)
+        edge(app_platform(), static=static)
+
+    verdict = evaluate(capture(program, preview=True), pack=pack)
+    found = [d for d in verdict.mandatory() if d.policy == "traefik-providers-visible"]
+    assert len(found) == 1 and f"'{provider.lower()}' provider" in found[0].message, verdict.describe()
+    assert verdict.policies("mandatory") == {"traefik-providers-visible"}, verdict.describe()

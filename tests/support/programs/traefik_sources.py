@@ -98,7 +98,8 @@ TLS_CLAIMING_STATIC = PLAIN_WEB_STATIC.replace(
 )
 
 
-def _platform() -> docker.Network:
+def app_platform() -> docker.Network:
+    """The baseline's LUKS volume, internal network and app (the edge is each program's own)."""
     net = internal_network("app-net")
     _cmd, vol = luks_volume("appdata")
     app(net, vol)
@@ -116,7 +117,7 @@ def _dynamic_upload(content: str = DYNAMIC_CONFIG) -> docker.ContainerUploadArgs
 def static_file_plain_web_and_flag_claiming_tls() -> None:
     """The static file leaves web plain; a flag claims entrypoints.web.http.tls=true, but Traefik
     reads the file only; the router on web serves plain HTTP."""
-    net = _platform()
+    net = app_platform()
     edge(
         net,
         static=PLAIN_WEB_STATIC,
@@ -128,7 +129,7 @@ def static_file_plain_web_and_flag_claiming_tls() -> None:
 @violation(TLS_RULE, resource="edge", exact=True)
 def static_file_plain_web_and_variable_claiming_tls() -> None:
     """The same with TRAEFIK_ENTRYPOINTS_WEB_HTTP_TLS=true: ignored next to a file."""
-    net = _platform()
+    net = app_platform()
     edge(net, static=PLAIN_WEB_STATIC, dynamic=WEB_ROUTER_DYNAMIC, envs=[WEB_TLS_VARIABLE])
 
 
@@ -136,7 +137,7 @@ def static_file_plain_web_and_variable_claiming_tls() -> None:
 def flags_plain_web_and_ignored_file_claiming_tls() -> None:
     """The reverse: no file where Traefik looks, so its flags apply and leave web plain; the file
     that claims TLS on web is at a path Traefik never reads."""
-    net = _platform()
+    net = app_platform()
     edge(
         net,
         command=["traefik", *PLAIN_WEB_FLAGS],
@@ -150,7 +151,7 @@ def flags_plain_web_and_ignored_file_claiming_tls() -> None:
 @violation(TLS_RULE, resource="edge", exact=True)
 def environment_plain_web_and_ignored_file_claiming_tls() -> None:
     """No file, no flags: the environment applies (web plain); the TLS-claiming file is ignored."""
-    net = _platform()
+    net = app_platform()
     edge(
         net,
         command=[],
@@ -170,7 +171,7 @@ def environment_plain_web_and_ignored_file_claiming_tls() -> None:
 def default_location_file_overrides_flags() -> None:
     """No --configFile, but /etc/traefik/traefik.toml exists (a default location, searched before
     .yml): Traefik reads it and ignores the flags that would have redirected web."""
-    net = _platform()
+    net = app_platform()
     toml = """[entryPoints.web]
 address = ":80"
 [entryPoints.websecure]
@@ -193,7 +194,7 @@ directory = "/etc/traefik/dynamic"
 def config_file_flag_in_another_letter_case_is_not_the_config_file() -> None:
     """`--ConfigFile=...`: Traefik's file loader looks the flag up as configFile or configfile
     only, so it searches the default locations, finds none and applies the flags (web plain)."""
-    net = _platform()
+    net = app_platform()
     edge(
         net,
         command=["traefik", "--ConfigFile=/config/traefik.yml", *PLAIN_WEB_FLAGS],
@@ -208,7 +209,7 @@ def config_file_flag_in_another_letter_case_is_not_the_config_file() -> None:
 def missing_config_file_falls_back_to_flags() -> None:
     """--configFile names a file that does not exist: Traefik searches on, finds nothing and
     applies the flags (web plain); the file that claims TLS is elsewhere."""
-    net = _platform()
+    net = app_platform()
     edge(
         net,
         command=["traefik", "--configFile=/etc/traefik/traefik-prod.yml", *PLAIN_WEB_FLAGS],
@@ -223,7 +224,7 @@ def missing_config_file_falls_back_to_flags() -> None:
 def config_file_from_home_of_the_container_user() -> None:
     """$HOME/.config/traefik.yml of root (/root) is a default location; a file there that leaves
     web plain is what Traefik loads (the flags are ignored)."""
-    net = _platform()
+    net = app_platform()
     edge(
         net,
         command=["traefik", *STATIC_FLAGS],
@@ -237,7 +238,7 @@ def config_file_from_home_of_the_container_user() -> None:
 @violation(TLS_RULE, resource="edge")
 def shell_wrapped_traefik_command() -> None:
     """The edge starts Traefik through a shell: which static source applies cannot be proven."""
-    net = _platform()
+    net = app_platform()
     edge(net, command=["sh", "-c", "exec traefik --configFile=/etc/traefik/traefik.yml"])
 
 
@@ -245,7 +246,7 @@ def shell_wrapped_traefik_command() -> None:
 
 
 def _edge_with_provider(provider_yaml: str) -> None:
-    net = _platform()
+    net = app_platform()
     static = STATIC_CONFIG.replace("providers:\n", "providers:\n" + provider_yaml, 1)
     edge(net, static=static)
 
@@ -271,14 +272,14 @@ def docker_provider_over_plain_tcp() -> None:
 @violation(PROVIDERS_RULE, resource="edge", exact=True)
 def docker_provider_by_flag_without_a_file() -> None:
     """--providers.docker (a bare flag): the flags are the static source, the provider is on."""
-    net = _platform()
+    net = app_platform()
     edge(net, command=["traefik", *STATIC_FLAGS, "--providers.docker"], uploads=[_dynamic_upload()])
 
 
 @violation(PROVIDERS_RULE, resource="edge", exact=True)
 def kubernetes_crd_provider_by_environment() -> None:
     """TRAEFIK_PROVIDERS_KUBERNETESCRD=true with no file and no flags: the environment applies."""
-    net = _platform()
+    net = app_platform()
     edge(
         net,
         command=[],
@@ -306,7 +307,7 @@ PLAIN_ROUTER_DYNAMIC = DYNAMIC_CONFIG.replace(
 def _edge_reading_volume(*writers: pulumi.Resource, depend: bool = True) -> None:
     """The edge reads /etc/traefik from a stack volume at /srv/edgecfg/data, its static file
     uploaded; `writers` are the Commands that put files there."""
-    net = _platform()
+    net = app_platform()
     _luks, cfg = luks_volume("edgecfg", device="/dev/vdc")
     base = command.local.Command(
         "edge-base-routes",
@@ -448,7 +449,7 @@ def dynamic_file_is_a_go_template() -> None:
 @violation(TLS_RULE, resource="edge")
 def provider_directory_bound_from_the_host() -> None:
     """The provider directory is a bind of a host directory nobody in the stack writes."""
-    net = _platform()
+    net = app_platform()
     edge(
         net,
         uploads=[docker.ContainerUploadArgs(file="/etc/traefik/traefik.yml", content=STATIC_CONFIG)],
@@ -463,7 +464,7 @@ def provider_directory_bound_from_the_host() -> None:
 @violation(TLS_RULE, resource="edge", exact=True)
 def provider_volume_shared_with_a_writable_container() -> None:
     """Another container mounts the edge's configuration volume writable: it can add routers."""
-    net = _platform()
+    net = app_platform()
     _luks, cfg = luks_volume("edgecfg", device="/dev/vdc")
     edge(
         net,
@@ -487,7 +488,7 @@ def provider_volume_shared_with_a_writable_container() -> None:
 def static_file_written_by_a_command_at_the_default_location() -> None:
     """No --configFile; a Command writes traefik.yml (web plain, router on web) into the volume
     mounted at /etc/traefik: Traefik finds it at the default location."""
-    net = _platform()
+    net = app_platform()
     _luks, cfg = luks_volume("edgecfg", device="/dev/vdc")
     static = command.local.Command(
         "edge-static",
