@@ -163,3 +163,13 @@ def test_refusals_carry_the_security_headers(
     )
     assert response.status == 403
     lab.check_security_headers(response, guard_edge.settings)
+
+
+def test_websockets_over_http2_are_not_offered_so_every_handshake_is_an_upgrade_the_guard_sees(
+    guard_edge: lab.TraefikInstance, guard_pki: lab.TestPki
+) -> None:
+    """RFC 8441 WebSockets use an HTTP/2 CONNECT without an Upgrade header; a client may send one
+    only when the server's SETTINGS enable it. Traefik does not, so the Upgrade guard is enough."""
+    settings = lab.http2_server_settings(guard_edge.websecure_port, HOST, ca_file=guard_pki.root_file)
+    assert settings, "no HTTP/2 SETTINGS received"
+    assert settings.get(lab.HTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 0) == 0, settings

@@ -1185,6 +1185,31 @@ async def _websocket_attempt(
         return int(exc.response.status_code)
 
 
+HTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL = 0x8  # RFC 8441: WebSockets over HTTP/2 (extended CONNECT)
+
+
+def http2_server_settings(port: int, host: str, *, ca_file: Path) -> dict[int, int]:
+    """The SETTINGS the server sends first on an HTTP/2 connection (ALPN h2): identifier -> value."""
+    context = client_context(ca_file)
+    context.set_alpn_protocols(["h2"])
+    raw = socket.create_connection((LOOPBACK, port), timeout=10)
+    with context.wrap_socket(raw, server_hostname=host) as sock:
+        if sock.selected_alpn_protocol() != "h2":
+            raise ConnectionError(f"{host}:{port} did not negotiate h2")
+        empty_settings = (0).to_bytes(3, "big") + bytes([0x4, 0x0]) + (0).to_bytes(4, "big")
+        sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + empty_settings)
+        stream = sock.makefile("rb")
+        header = stream.read(9)
+        length, frame_type = int.from_bytes(header[:3], "big"), header[3]
+        if frame_type != 0x4:
+            raise ConnectionError(f"first HTTP/2 frame is type {frame_type}, not SETTINGS")
+        payload = stream.read(length)
+    return {
+        int.from_bytes(payload[i : i + 2], "big"): int.from_bytes(payload[i + 2 : i + 6], "big")
+        for i in range(0, len(payload), 6)
+    }
+
+
 def websocket_status(
     port: int,
     host: str,
