@@ -11,9 +11,10 @@ cannot resolve could be P: fail closed.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterator
 
-from analysis.command_effects import PathOp, effects_of, normalized, related
+from analysis.command_effects import PathOp, effects_of, normalized
 from analysis.rule import Context, Finding, Rule
 from analysis.stack import COMMANDS, Resource
 
@@ -22,6 +23,20 @@ FIX = (
     "leave LUKS mount points (and their parents) alone: no bind mounts, other filesystems, "
     "unmounts or symlinks there; put other data on its own EncryptedVolume"
 )
+
+
+def _related_points(target: str, points: set[str], above: dict[str, list[str]]) -> list[str]:
+    """Mount points that `target` is, lies under, or lies above (a mount or link there hides
+    them); by index, so a stack with many mount points stays linear."""
+    hit = list(above.get(target, []))
+    current = target
+    while True:
+        if current in points:
+            hit.append(current)
+        parent = posixpath.dirname(current)
+        if parent == current:
+            return sorted(set(hit))
+        current = parent
 
 
 def _finding(r: Resource, op: PathOp, problem: str, subject: str) -> Finding:
@@ -33,6 +48,15 @@ def check(ctx: Context) -> Iterator[Finding]:
     assert model is not None
     luks = model.luks
     points = sorted({p.path for p in luks.provided})
+    point_set = set(points)
+    above: dict[str, list[str]] = {}  # every parent directory of a mount point -> those points
+    for p in points:
+        parent = posixpath.dirname(p)
+        while True:
+            above.setdefault(parent, []).append(p)
+            if parent == "/":
+                break
+            parent = posixpath.dirname(parent)
     if not points:
         return
     luks_mappings = {
@@ -60,7 +84,7 @@ def check(ctx: Context) -> Iterator[Finding]:
                         f"{op.tool}:unknown",
                     )
                     continue
-                hit = [p for p in points if related(target, p)]
+                hit = _related_points(target, point_set, above)
                 if not hit:
                     continue
                 source = normalized(op.source)
