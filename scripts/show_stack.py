@@ -122,7 +122,7 @@ def main(argv: list[str]) -> int:
         return 2
     stack = argv[0]
     try:
-        settings = parse_settings(stack_config(stack))
+        settings = parse_settings(stack_config(stack), stack=stack)
     except SettingsError as error:
         print(f"error: Pulumi.{stack}.yaml: {error}", file=sys.stderr)
         return 1

@@ -147,13 +147,15 @@ def _format_error(error: Any) -> str:
     return f"{config_key(loc)}: {message}{shown}"
 
 
-def parse_settings(raw: Mapping[str, Any]) -> StackSettings:
-    """Validates already-decoded config values (keys as in Pulumi config, without namespace)."""
+def parse_settings(raw: Mapping[str, Any], *, stack: str | None = None) -> StackSettings:
+    """Validates already-decoded config values (keys as in Pulumi config, without namespace).
+    `stack`, the stack's name when known, is named in the instructions of a message
+    (`make pin-images STACK=<stack>`)."""
     try:
         settings = StackSettings.model_validate(dict(raw))
     except ValidationError as exc:
         raise SettingsError([_format_error(e) for e in exc.errors()]) from None
-    problems = stack_problems(settings)
+    problems = stack_problems(settings, stack=stack)
     if problems:
         raise SettingsError([f"{config_key(path)}: {message}" for path, message in problems])
     return settings
@@ -179,14 +181,16 @@ def project_config() -> dict[str, str]:
     return found
 
 
-def load_settings(config: Mapping[str, str] | None = None) -> StackSettings:
+def load_settings(config: Mapping[str, str] | None = None, *, stack: str | None = None) -> StackSettings:
     """Validates every (non-secret) key of the project's config: `config` maps key (without the
-    namespace) to its text, default: what the engine passed (`project_config`). A key that is not
-    a setting is an error, not a silently ignored typo."""
+    namespace) to its text, default: what the engine passed (`project_config`), for the stack the
+    engine runs (`stack`, default: pulumi.get_stack()). A key that is not a setting is an error,
+    not a silently ignored typo."""
     if config is None:
         config = project_config()
+        stack = stack or pulumi.get_stack() or None
     raw = {key: _decode(value) for key, value in config.items() if key not in SECRET_KEYS}
-    return parse_settings(raw)
+    return parse_settings(raw, stack=stack)
 
 
 def load_secrets(settings: StackSettings) -> StackSecrets:

@@ -28,6 +28,13 @@ def _known(names: Iterable[str]) -> str:
     return ", ".join(sorted(names)) or "none"
 
 
+def pin_instruction(stack: str | None) -> str:
+    """How to pin an image by digest: scripts/pin_images.py pins each image the stack file writes
+    (`services.<name>.image` as "repository:tag", `edge.image` as {repository, tag})."""
+    name = stack or "<stack>"
+    return f"pin it with: make pin-images STACK={name} (pins every image written in Pulumi.{name}.yaml)"
+
+
 def volume_problems(volumes: Mapping[str, VolumeSettings]) -> list[Problem]:
     """One device backs one volume (two volumes on one device would format each other)."""
     problems: list[Problem] = []
@@ -51,6 +58,7 @@ def service_problems(
     runtime: RuntimeSettings,
     *,
     environment: str,
+    stack: str | None = None,
 ) -> list[Problem]:
     problems: list[Problem] = []
     enabled = {name: s for name, s in services.items() if s.enabled}
@@ -128,7 +136,7 @@ def service_problems(
                     (
                         (*key, "image"),
                         "prod requires a digest pin 'repository:tag@sha256:<64 hex>' (a tag can be "
-                        f"moved), got {service.image!r}",
+                        f"moved), got {service.image!r}; {pin_instruction(stack)}",
                     )
                 )
     if (runtime.secrets_volume not in volumes) and any(s.secrets for s in enabled.values()):
@@ -148,6 +156,7 @@ def edge_problems(
     runtime: RuntimeSettings,
     *,
     environment: str,
+    stack: str | None = None,
 ) -> list[Problem]:
     """The edge runs when something is routed. Every service it forwards to (routes, the WebSocket
     session check) must be an enabled service, on the port it listens on: the edge joins exactly
@@ -187,8 +196,8 @@ def edge_problems(
             problems.append(
                 (
                     ("edge", "image", "digest"),
-                    "required when environment is 'prod' (pin the image: docker buildx imagetools "
-                    f"inspect {edge.image.repository}:{edge.image.tag})",
+                    "required when environment is 'prod' (a tag can be moved), for "
+                    f"{edge.image.repository}:{edge.image.tag}; {pin_instruction(stack)}",
                 )
             )
         if edge.certificates.mode == "dev":
@@ -248,14 +257,20 @@ def swarm_problems(
     return problems
 
 
-def stack_problems(settings: StackSettings) -> list[Problem]:
-    """Every cross-key check, in key order."""
+def stack_problems(settings: StackSettings, *, stack: str | None = None) -> list[Problem]:
+    """Every cross-key check, in key order. `stack` (the stack's name, when known) only names the
+    stack in the instructions of a message."""
     problems = volume_problems(settings.volumes)
     problems += service_problems(
-        settings.services, settings.volumes, settings.runtime, environment=settings.environment
+        settings.services, settings.volumes, settings.runtime, environment=settings.environment, stack=stack
     )
     problems += edge_problems(
-        settings.edge, settings.services, settings.volumes, settings.runtime, environment=settings.environment
+        settings.edge,
+        settings.services,
+        settings.volumes,
+        settings.runtime,
+        environment=settings.environment,
+        stack=stack,
     )
     edge_volumes = (
         (settings.runtime.secrets_volume, settings.runtime.logs_volume) if settings.edge.routes else ()

@@ -1,59 +1,36 @@
 """The project's own stacks pass every mandatory policy: previews (values a provider computes
 are unknown), updates (everything known), and with every input marked secret.
 
-"dev" and "prod" are the committed stack configs. They route nothing to the edge yet, so
-"<stack>+edge" adds the built-in services behind the Traefik edge (prod: images pinned, ACME).
+"dev" and "prod" are the committed stack configs, each the whole platform behind the Traefik edge.
+Pulumi.prod.yaml ships its images as tags to be pinned (`make pin-images STACK=prod`): prod is
+analysed as that command leaves it, every image pinned by a fixed fake digest
+(tests/support/pinned_stack.py); as shipped, its preview stops before anything is registered.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 import pytest
 
+from components.settings import SettingsError
 from tests.support.analyzer import CapturedStack, PolicyPackProcess, capture, evaluate, load_stack_config
+from tests.support.pinned_stack import pinned_stack_config
+from tests.support.program_runner import RealisticMocks, RecordingMonitor, run_program
 
 pytestmark = pytest.mark.policy
 
 SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA-test-only\n-----END OPENSSH PRIVATE KEY-----"
-DIGEST = "@sha256:" + "5e" * 32
-BUILTIN_IMAGES = {
-    "app-db": "docker.io/library/postgres:16.4-alpine",
-    "vector-store": "docker.io/qdrant/qdrant:v1.11.3-unprivileged",
-    "ingestion": "docker.io/apache/tika:2.9.2.1",
-    "llm-gateway": "ghcr.io/berriai/litellm:main-v1.65.4-stable",
-    "webapp": "ghcr.io/open-webui/open-webui:v0.6.5",
-    "observability": "docker.io/otel/opentelemetry-collector-contrib:0.111.0",
-}
-STACKS = ["dev", "prod", "dev+edge", "prod+edge"]
+STACKS = ["dev", "prod"]
 _cache: dict[tuple[str, bool], CapturedStack] = {}
-
-
-def stack_config(stack: str) -> tuple[str, dict[str, Any]]:
-    base, _, extra = stack.partition("+")
-    config = load_stack_config(base)
-    if extra == "edge":
-        services = load_stack_config("dev")["services"]
-        edge = dict(config.get("edge") or {})
-        if base == "prod":
-            config["services"] = {
-                name: {**(s or {}), "image": BUILTIN_IMAGES[name] + DIGEST} for name, s in services.items()
-            }
-            edge["image"] = {"digest": "sha256:" + "7f" * 32}
-        else:
-            config["services"] = services
-        edge["routes"] = {"app": {"host": "app.example.org", "service": "webapp", "port": 8080}}
-        config["edge"] = edge
-    return base, config
 
 
 def own_stack(stack: str, preview: bool) -> CapturedStack:
     key = (stack, preview)
     if key not in _cache:
-        base, config = stack_config(stack)
-        secret = {"sshPrivateKey": SSH_KEY} if base == "prod" else None
-        _cache[key] = capture(config=config, secret_config=secret, stack=base, preview=preview)
+        config = pinned_stack_config(stack)
+        secret = {"sshPrivateKey": SSH_KEY} if stack == "prod" else None
+        _cache[key] = capture(config=config, secret_config=secret, stack=stack, preview=preview)
     return _cache[key]
 
 
@@ -69,13 +46,16 @@ def test_own_stack_has_no_mandatory_violation(
     assert not [d for d in verdict.diagnostics if "could not evaluate" in d.message], verdict.describe()
 
 
-def test_own_stacks_are_what_the_rules_expect() -> None:
+@pytest.mark.parametrize("stack", STACKS)
+def test_own_stacks_are_what_the_rules_expect(stack: str) -> None:
     """Guards the test above against passing vacuously: LUKS commands, volumes bound into their
-    mounts, workloads that mount them, and a Traefik edge that publishes 80/443."""
-    captured = own_stack("dev+edge", True)
+    mounts, workloads that mount them, and a Traefik edge that publishes 80/443; prod's images
+    run by digest."""
+    captured = own_stack(stack, True)
     types = [r.type for r in captured.resources]
+    command = "command:remote:Command" if stack == "prod" else "command:local:Command"
     assert types.count("docker:index/volume:Volume") >= 5
-    assert types.count("command:local:Command") >= 5
+    assert types.count(command) >= 5
     containers = [r for r in captured.resources if r.type == "docker:index/container:Container"]
     mounted = {
         m.get("source") for r in containers for m in r.inputs.get("mounts", []) if m.get("type") == "volume"
@@ -84,9 +64,38 @@ def test_own_stacks_are_what_the_rules_expect() -> None:
     assert mounted and mounted <= volumes
     published = {p.get("external") for r in containers for p in r.inputs.get("ports", [])}
     assert published == {80, 443}
+    if stack == "prod":
+        images = [
+            r.inputs.get("name")
+            for r in captured.resources
+            if r.type == "docker:index/remoteImage:RemoteImage"
+        ]
+        assert len(images) == 7 and all("@sha256:" in str(i) for i in images), images
 
 
-@pytest.mark.parametrize("stack", ["dev+edge", "prod+edge"])
+def test_prod_as_shipped_stops_before_registering_anything() -> None:
+    """Shipped prod (images as tags): the preview fails in settings parsing, naming every image
+    key as `pulumi config set --path` spells it and the command that pins them; the pack never
+    sees a resource of it."""
+    config = load_stack_config("prod")
+    monitor = RecordingMonitor(RealisticMocks())
+    with pytest.raises(SettingsError) as caught:
+        run_program(
+            config=config,
+            secret_config={"sshPrivateKey": SSH_KEY},
+            stack="prod",
+            preview=True,
+            monitor=monitor,
+        )
+    assert monitor.registrations == []
+    expected = [f"encrypted-platform:services.{name}.image" for name in config["services"]]
+    expected.append("encrypted-platform:edge.image.digest")
+    problems = caught.value.problems
+    assert [p.split(": ", 1)[0] for p in problems] == expected
+    assert all("make pin-images STACK=prod" in p for p in problems), problems
+
+
+@pytest.mark.parametrize("stack", STACKS)
 def test_the_pack_reads_the_edge_configuration_our_components_write(
     pack: PolicyPackProcess, stack: str
 ) -> None:

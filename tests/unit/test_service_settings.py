@@ -182,7 +182,8 @@ def test_images_pin_a_release_and_prod_needs_a_digest() -> None:
     found = problems(environment="prod", services={"ingestion": {}})
     assert found == [
         "encrypted-platform:services.ingestion.image: prod requires a digest pin "
-        "'repository:tag@sha256:<64 hex>' (a tag can be moved), got 'docker.io/apache/tika:2.9.2.1'"
+        "'repository:tag@sha256:<64 hex>' (a tag can be moved), got 'docker.io/apache/tika:2.9.2.1'; "
+        "pin it with: make pin-images STACK=<stack> (pins every image written in Pulumi.<stack>.yaml)"
     ]
     digest = "sha256:" + "a" * 64
     assert parse_settings(
