@@ -20,12 +20,15 @@ platform = Platform(
     stack=pulumi.get_stack(),
 )
 
-pulumi.export("volumes", {name: v.volume_name for name, v in platform.volumes.items()})
-pulumi.export("mountPoints", {name: v.mount_point for name, v in platform.volumes.items()})
-pulumi.export("networks", {key: network.name for key, network in platform.networks.items()})
-pulumi.export("services", sorted(platform.services))
-if platform.edge is not None:
-    pulumi.export("urls", platform.edge.urls)
-    if platform.edge.ca_certificate is not None:
-        # dev certificates: trust this CA to browse the dev stack (see README).
-        pulumi.export("devCaCertificate", platform.edge.ca_certificate)
+# Plain values only (components/outputs.py): per volume its LUKS UUID, mapper, key version, mount
+# point and unlock mode; per service its container, image and networks; routes to services; the
+# certificate mode; the edge's URLs. Secrets stay in the state, never in an output.
+for name, value in platform.outputs.items():
+    pulumi.export(name, value)
+# What each image's tag resolved to when the host pulled it (known after an update; in prod it
+# is the pinned digest).
+pulled = {name: image.repo_digest for name, image in platform.images().items()}
+pulumi.export("pulledImages", pulled)
+if platform.edge is not None and platform.edge.ca_certificate is not None:
+    # dev certificates: trust this CA to browse the dev stack (see README).
+    pulumi.export("devCaCertificate", platform.edge.ca_certificate)

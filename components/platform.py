@@ -19,6 +19,7 @@ from .encrypted_volume import EncryptedVolume, EncryptedVolumeArgs
 from .firewall import HostFirewall
 from .host import DockerHost
 from .network import EDGE, NetworkPlan, edge_targets, make_network, plan_networks
+from .outputs import stack_outputs
 from .service import SECRET_LENGTH, PlatformService, PlatformServiceArgs, ServiceSpec, service_specs
 from .settings import StackSecrets, StackSettings
 from .settings.services import ownership_warnings
@@ -83,13 +84,8 @@ class Platform(pulumi.ComponentResource):
             self.networks = self.swarm.networks
             self.services = self.swarm.services
             self.edge = self.swarm.edge
-            self.register_outputs(
-                {
-                    "volumes": {n: v.volume_name for n, v in self.volumes.items()},
-                    "networks": {k: n.name for k, n in self.networks.items()},
-                    "services": sorted(self.services),
-                }
-            )
+            self.outputs = stack_outputs(settings, self.network_plan, project=project, stack=stack)
+            self.register_outputs(self.outputs)
             return
 
         self.host = DockerHost(
@@ -159,15 +155,18 @@ class Platform(pulumi.ComponentResource):
         }
         self.services = self.platform_services
         self.edge = self._edge(settings, secrets) if settings.edge.routes else None
-        self.register_outputs(
-            {
-                "volumes": {n: v.volume_name for n, v in self.volumes.items()},
-                "mountPoints": {n: v.mount_point for n, v in self.volumes.items()},
-                "edgeUrls": self.edge.urls if self.edge else [],
-                "networks": {k: n.name for k, n in self.networks.items()},
-                "services": {n: s.container_name for n, s in self.platform_services.items()},
-            }
-        )
+        # Plain facts, known at preview (components/outputs.py); __main__.py exports them.
+        self.outputs = stack_outputs(settings, self.network_plan, project=project, stack=stack)
+        self.register_outputs(self.outputs)
+
+    def images(self) -> dict[str, docker.RemoteImage]:
+        """The RemoteImage of each service (and the edge) that pulls one on its host."""
+        workloads: dict[str, object] = {**self.services, **({EDGE: self.edge} if self.edge else {})}
+        return {
+            name: image
+            for name, workload in sorted(workloads.items())
+            if isinstance(image := getattr(workload, "image", None), docker.RemoteImage)
+        }
 
     def _edge(self, settings: StackSettings, secrets: StackSecrets) -> TraefikEdge:
         """The Traefik edge: on the ingress network (its published ports) and on the link network
