@@ -167,6 +167,17 @@ def _function_outputs(program_text: str) -> dict[str, frozenset[str]]:
     return out
 
 
+def _wrappers(program_text: str) -> dict[str, str]:
+    """One-line functions that run one command with their own arguments appended
+    (`sw_docker() { docker -H "$HOST" "$@"; }`): name -> the command in front of "$@"."""
+    out: dict[str, str] = {}
+    for m in re.finditer(
+        r'(?m)^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\(\)\s*\{\s*([^;{}|&]+?)\s+"\$@"\s*;?\s*\}\s*$', program_text
+    ):
+        out[m.group(1)] = m.group(2)
+    return out
+
+
 def _candidates(
     cmd: SimpleCommand, outputs: dict[str, frozenset[str]], assigned: dict[str, set[str]]
 ) -> set[str] | None:
@@ -289,6 +300,8 @@ def _docker(argv: list[Word], field: str, text: str) -> SideChannel | None:
     if i >= len(words):
         return None
     sub = words[i]
+    if sub.raw.strip('"') in ("$@", "${@}"):
+        return None  # a wrapper function's body: its call sites are read with their arguments
     if not sub.resolved:
         return SideChannel(f"{tool}:unknown", "runs a subcommand the pack cannot resolve", text, field)
     rest = words[i + 1 :]
@@ -460,6 +473,7 @@ def program_effects(text: str, field: str) -> ProgramEffects:
         program = parse_program(shape.reachable_text, depth=4, resolve_locals=True)
         outputs = _function_outputs(shape.reachable_text)
         assigned = _assignments(program.commands)
+        wrappers = _wrappers(shape.reachable_text)
         spans = bash_grammar.command_texts(program_text)
         for line_no, cmd in ((line_no, c) for line_no, span in spans for c in program.expand_command(span)):
             if not cmd.argv or (len(cmd.argv) > 1 and cmd.argv[1] == "in"):
@@ -470,6 +484,14 @@ def program_effects(text: str, field: str) -> ProgramEffects:
             if not argv:
                 continue
             name = _name(argv[0])
+            if name in wrappers and argv[0].resolved:
+                # a call of a wrapper function: judge the command it runs, with these arguments
+                head = program.expand_command(wrappers[name])
+                if head and head[0].argv:
+                    argv = strip_wrappers([*head[0].argv, *argv[1:]])
+                    name = _name(argv[0]) if argv else ""
+                    if not argv:
+                        continue
             if name == "trap" and len(argv) > 1 and argv[1].resolved and depth < 4:
                 pending.append((str(argv[1]), depth + 1))
                 continue

@@ -116,6 +116,8 @@ def test_path_operations(text: str, kinds: set[tuple[str, str]]) -> None:
         ("iptables -w -I INPUT 1 -j FW", set()),
         ("iptables -t nat -A PREROUTING -j REDIRECT --to-ports 80", {"nat:REDIRECT"}),
         ("ncat -lk 8080", {"netcat:listen"}),
+        ('sw() { docker -H unix:///x "$@"; }\nsw version\nsw info', set()),
+        ('sw() { docker -H unix:///x "$@"; }\nsw volume create v', {"docker:volume:create"}),
     ],
 )
 def test_side_channels(text: str, subjects: set[str]) -> None:

@@ -69,3 +69,12 @@ def docker_service_create_in_bash_c() -> None:
 def podman_run() -> None:
     """podman is a container CLI too."""
     _beside_baseline("podman-run", "podman run -d -p 9000:9000 minio/minio server /data")
+
+
+@violation(RULE, resource="wrapped", exact=True)
+def docker_run_through_a_wrapper_function() -> None:
+    """The docker CLI behind a one-line wrapper function: the call site says what runs."""
+    _beside_baseline(
+        "wrapped",
+        'dk() { sudo -n docker -H unix:///var/run/docker.sock "$@"; }\ndk run -d -v /srv:/srv alpine:3\n',
+    )
