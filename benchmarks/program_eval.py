@@ -141,9 +141,8 @@ def _summary(samples: list[dict[str, Any]]) -> dict[str, Any]:
 
 def measure(kind: str, size: int, repeat: int) -> dict[str, Any]:
     """The program (`kind`, `size`) and its floor (as many RandomStrings as it registered), in
-    alternating fresh interpreters, `repeat` samples each: the SDK keeps per-process state that
-    makes later runs in the same process slower (seen: +60% by the third run), and alternating
-    puts both under the same load. Returns both summaries and the program's cost over the floor."""
+    alternating fresh interpreters, `repeat` samples each: every sample starts from the same
+    heap and collector state, and alternating puts both under the same load. Returns both summaries and the program's cost over the floor."""
     program: list[dict[str, Any]] = []
     floor: list[dict[str, Any]] = []
     for _ in range(repeat):

@@ -174,6 +174,11 @@ def run_program(
     """Runs `program` (default: the project's __main__.py) with the given config (keys without
     namespace) and returns every registration. Exceptions from the program propagate; pass a
     `monitor` to see what was registered before one."""
+    # A fresh program each run, as the language host starts one: without the reset, set_mocks keeps
+    # the previous run's root Stack and registers none, so no RPC is in flight when the program
+    # body returns, the SDK's drain skips its RPC loop and waits on every pending Output in
+    # FIRST_COMPLETED rounds, re-adding callbacks to all of them each round (rounds x Outputs).
+    pulumi.runtime.reset_options(project=project, stack=stack, preview=preview)
     set_engine_config(config, secret_config, project)
     mocks = mocks or RealisticMocks()
     monitor = monitor or RecordingMonitor(mocks)
