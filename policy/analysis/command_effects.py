@@ -41,6 +41,52 @@ INTERPRETERS = {
     "php": ("-r",),
     "awk": (),  # awk programs cannot mount or run docker without system(): judged below
 }
+# Commands the rules read by name: a function of the same name (or a PATH the program changes)
+# would make the name run something else.
+READ_BY_NAME = frozenset(
+    {
+        "mount",
+        "umount",
+        "ln",
+        "cryptsetup",
+        "docker",
+        "podman",
+        "nerdctl",
+        "docker-compose",
+        "socat",
+        "iptables",
+        "ip6tables",
+        "nft",
+        "nc",
+        "ncat",
+        "sudo",
+        "env",
+        "bash",
+        "sh",
+        "printf",
+        "echo",
+        "cat",
+    }
+)
+# Environment variables that run code or change which program a name runs.
+CODE_VARIABLES = frozenset(
+    {
+        "BASH_ENV",
+        "ENV",
+        "SHELLOPTS",
+        "BASHOPTS",
+        "PS4",
+        "PROMPT_COMMAND",
+        "LD_PRELOAD",
+        "LD_AUDIT",
+        "LD_LIBRARY_PATH",
+        "PATH",
+        "IFS",
+        "CDPATH",
+        "GLOBIGNORE",
+    }
+)
+PROGRAM_VARIABLES = frozenset({"PATH", "LD_PRELOAD", "LD_AUDIT", "LD_LIBRARY_PATH", "BASH_ENV", "ENV"})
 LOOKUPS = {"command": ("-v", "-V"), "type": (), "which": (), "hash": ()}
 MOUNT_VALUE_OPTIONS = frozenset(
     {"-t", "--types", "-o", "--options", "-O", "--test-opts", "-L", "--label", "-U", "--uuid", "-N"}
@@ -470,7 +516,20 @@ def program_effects(text: str, field: str) -> ProgramEffects:
             continue
         # The grammar says which commands run; the word reader expands each with what the whole
         # program proves about its variables (nested `bash -c` programs are read below).
+        for shadow in sorted(shape.functions & READ_BY_NAME):
+            unknown.append(
+                Construct(0, f"{shadow}() {{ ... }}", f"a function named `{shadow}` replaces the command")
+            )
         program = parse_program(shape.reachable_text, depth=4, resolve_locals=True)
+        for c in program.commands:
+            # `IFS= read -r KEY` only changes IFS for that read; PATH or a preload in front of a
+            # command changes which program runs.
+            scope = CODE_VARIABLES if not c.argv else PROGRAM_VARIABLES
+            changed = [name for name, _ in c.assignments if name in scope]
+            if c.argv and c.argv[0] in ("export", "declare", "typeset", "readonly", "local"):
+                changed += [w.split("=", 1)[0] for w in c.argv[1:] if w.split("=", 1)[0] in CODE_VARIABLES]
+            for name in changed:
+                unknown.append(Construct(0, f"{name}=...", f"setting {name} changes what later commands run"))
         outputs = _function_outputs(shape.reachable_text)
         assigned = _assignments(program.commands)
         wrappers = _wrappers(shape.reachable_text)
@@ -535,6 +594,33 @@ def program_effects(text: str, field: str) -> ProgramEffects:
                 if r.heredoc and name == "nft" and re.search(r"\b(dnat|redirect)\b", r.heredoc, re.I):
                     channels.append(SideChannel("nat:nft", "loads an nftables NAT rule set", line, field))
     return ProgramEffects(field, tuple(unknown), tuple(path_ops), tuple(channels), tuple(ran), tuple(limits))
+
+
+def environment_problems(resource: Resource) -> list[Construct]:
+    """A Command's own settings that change how its program runs: a non-shell interpreter, or
+    environment variables that run code or change which programs names resolve to."""
+    out: list[Construct] = []
+    interpreter = resource.props.get("interpreter")
+    if is_unknown(interpreter):
+        out.append(Construct(0, "interpreter", "is unknown at preview"))
+    elif isinstance(interpreter, list) and interpreter:
+        first = interpreter[0]
+        if not isinstance(first, str) or first.rsplit("/", 1)[-1] not in SHELLS:
+            out.append(
+                Construct(
+                    0, f"interpreter {interpreter}", "runs the program with something other than a shell"
+                )
+            )
+    env = resource.props.get("environment")
+    if isinstance(env, dict):
+        for name in env:
+            if name in CODE_VARIABLES or name.startswith("BASH_FUNC_"):
+                out.append(
+                    Construct(
+                        0, f"environment[{name}]", f"{name} in the environment changes what the program runs"
+                    )
+                )
+    return out
 
 
 def effects_of(resource: Resource) -> CommandEffects:

@@ -4,15 +4,17 @@ The rules on LUKS mount points, early exits, key sources and hidden workloads ju
 program runs. A program that does not parse as bash, or runs code the readers cannot see or
 resolve (eval, source, a command whose name is only known at run time, a shell reading its
 program from stdin or a file, `bash -c "$VAR"`, xargs, find -exec, another interpreter's inline
-code), could do any of those things: it is a violation, with the construct and its line. A
-program unknown at preview is the same.
+code, a function named like a command the rules read, PATH/IFS/BASH_ENV changes, a non-shell
+interpreter or code-running variables in the Command's environment), could do any of those
+things: it is a violation, with the construct and its line. A program unknown at preview is the
+same.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from analysis.command_effects import effects_of
+from analysis.command_effects import effects_of, environment_problems
 from analysis.rule import Context, Finding, Rule, unknown_finding
 from analysis.stack import COMMANDS
 
@@ -23,6 +25,14 @@ def check(ctx: Context) -> Iterator[Finding]:
     r = ctx.resource
     assert r is not None
     effects = effects_of(r)
+    for problem in environment_problems(r):
+        yield Finding(
+            r,
+            problem.text,
+            f"{problem.why}, so the pack cannot prove what the program does (fail closed)",
+            "run the program with bash or sh and the default environment (secrets only on stdin)",
+            f"unreadable:{problem.text.split('[')[0]}",
+        )
     for field in effects.unknown_fields:
         yield unknown_finding(r, field, "what the program does on the host", f"program:{field}")
     for program in effects.programs:
