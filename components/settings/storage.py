@@ -228,6 +228,10 @@ class VolumeSettings(Model):
                 raise KeyProblem(
                     "unstableDeviceReason", f"only for a device name that can change; {self.device} is stable"
                 )
+            if "size" in self.model_fields_set:
+                raise KeyProblem(
+                    "size", "only used when backing is 'file': a device volume has the size of its device"
+                )
         else:
             if self.device:
                 raise KeyProblem("device", "only used when backing is 'device'")

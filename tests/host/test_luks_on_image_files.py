@@ -3,6 +3,7 @@ covers open, mkfs, mount and reboots)."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
@@ -327,3 +328,18 @@ def test_keys_never_appear_in_argv_environment_or_output(tmp_path: Path) -> None
     for result in (formatted, rotated, full):
         for stream in (result.stdout, result.stderr):
             assert KEY1 not in stream and KEY2 not in stream
+
+
+def test_a_changed_size_of_an_existing_volume_is_refused_before_anything_changes(spec) -> None:
+    # The first run formats the image (the host has no device-mapper, so it stops at open).
+    run_local(ensure(spec), stdin=KEY1 + "\n")
+    image = Path(spec.source)
+    assert spec.uuid in luks_dump(image)
+    before = sha256(image)
+    for size in (spec.size_bytes * 2, spec.size_bytes // 2):
+        resized = dataclasses.replace(spec, size_bytes=size)
+        result = run_local(ensure(resized), stdin=KEY1 + "\n")
+        assert result.returncode != 0
+        assert f"encrypted-platform:volumes.{spec.volume}.size asks for {size} bytes" in result.stderr
+        assert "resize-a-volume.md" in result.stderr
+        assert sha256(image) == before and image.stat().st_size == spec.size_bytes

@@ -375,6 +375,12 @@ ROWS: list[BadSettings] = [
         "device",
     ),
     BadSettings(
+        device("/dev/disk/by-id/virtio-app-db", size="2GiB"),
+        _key("volumes.app-db.size"),
+        "only used when backing is 'file'",
+        "device",
+    ),
+    BadSettings(
         volume(unstableDeviceReason="a file needs no device name"),
         _key("volumes.app-db.unstableDeviceReason"),
         "only used when backing is 'device'",

@@ -17,6 +17,17 @@ ep_prepare_backing() {
   fi
 }
 
+# A changed size of an image file that already holds our volume is refused, not half-applied: growing needs the image,
+# the loop device, the LUKS mapping and the filesystem grown in turn while the volume is open, and
+# shrinking would cut off data. The operator's path is docs/runbooks/resize-a-volume.md.
+ep_refuse_resize() {
+  local actual
+  actual=$(stat -L -c %s -- "$EP_SOURCE")
+  if [ "$actual" != "$EP_SIZE_BYTES" ]; then
+    ep_die "encrypted-platform:volumes.$EP_VOLUME.size asks for $EP_SIZE_BYTES bytes but $EP_SOURCE holds $actual: resizing an existing volume is not done by pulumi up (see docs/runbooks/resize-a-volume.md); set the size back to $actual bytes"
+  fi
+}
+
 # Where else util-linux looks for signatures: partitions and filesystems start at these offsets
 # when a partition table was lost or never written (63 sectors: DOS; 1 MiB and up: every modern
 # partitioner; 16 MiB and up: past the LUKS2 header area, where mkfs will write).
