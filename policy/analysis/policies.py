@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
+from collections.abc import Iterator
 from typing import Any
 
 from pulumi_policy import (
@@ -14,6 +17,23 @@ from pulumi_policy import (
 from . import servicer_hooks
 from .rule import Context, Rule, evaluate
 from .stack import StackModel, resource_from_json
+
+
+@contextlib.contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Python's cyclic collector scans every live object each time a generation fills up; a
+    stack of thousands of resources (and the facts derived from it) makes each pass slower and the
+    passes more frequent, so a stack evaluation grew quadratically (5.6 s instead of 0.08 s for one
+    rule at 5,000 resources). The objects a rule creates are freed by reference counting; cycles
+    wait for the collector to resume after the rule."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
 
 LEVELS = {"mandatory": EnforcementLevel.MANDATORY, "advisory": EnforcementLevel.ADVISORY}
 
@@ -51,7 +71,8 @@ def to_policy(rule: Rule) -> ResourceValidationPolicy | StackValidationPolicy:
                     args.resource_type, args.props, args.urn, args.name
                 )
             ctx = Context(config={}, info=servicer_hooks.stack_info(), resource=resource)
-            evaluate(rule, ctx, _reporter(rule, report_violation), args.get_config())
+            with cyclic_gc_paused():
+                evaluate(rule, ctx, _reporter(rule, report_violation), args.get_config())
 
         return ResourceValidationPolicy(
             name=rule.name,
@@ -87,7 +108,8 @@ def to_policy(rule: Rule) -> ResourceValidationPolicy | StackValidationPolicy:
                 servicer_hooks.stack_info(),
             )
         ctx = Context(config={}, info=model.info, model=model)
-        evaluate(rule, ctx, _reporter(rule, report_violation), args.get_config())
+        with cyclic_gc_paused():
+            evaluate(rule, ctx, _reporter(rule, report_violation), args.get_config())
 
     return StackValidationPolicy(
         name=rule.name,
