@@ -8,7 +8,10 @@ inputs and only invent ids and random values) for:
   25th with egress, all with the edge routing to the first one;
 - the mock runtime's own floor next to each: as many random.RandomString resources as that
   program registered, declared by a plain loop under the same runner, in the same interpreter
-  settings (`defer_full_collections`, as __main__.py), alternating with the program's samples.
+  settings (`defer_full_collections`, as __main__.py).
+
+Samples are taken in rounds (one of each program and floor per round), so that every size sees
+the same load.
 
 Each evaluation runs in a fresh interpreter (module imports excluded from the time). Reports per
 kind the median wall time and process CPU time of `--repeat` runs, ms per resource (wall and CPU),
@@ -139,21 +142,32 @@ def _summary(samples: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def measure(kind: str, size: int, repeat: int) -> dict[str, Any]:
-    """The program (`kind`, `size`) and its floor (as many RandomStrings as it registered), in
-    alternating fresh interpreters, `repeat` samples each: every sample starts from the same
-    heap and collector state, and alternating puts both under the same load. Returns both summaries and the program's cost over the floor."""
-    program: list[dict[str, Any]] = []
-    floor: list[dict[str, Any]] = []
-    for _ in range(repeat):
-        program.append(_sample(kind, size))
-        floor.append(_sample("floor", program[-1]["resources"]))
-    result = {"program": _summary(program), "floor": _summary(floor)}
-    result["over_floor"] = {
-        "wall": round(result["program"]["ms_per_resource"] / result["floor"]["ms_per_resource"], 2),
-        "cpu": round(result["program"]["cpu_ms_per_resource"] / result["floor"]["cpu_ms_per_resource"], 2),
+def measure(targets: list[tuple[str, int]], repeat: int) -> dict[tuple[str, int], dict[str, Any]]:
+    """Each program (kind, size) and its floor (as many RandomStrings as it registered), `repeat`
+    rounds of one sample of each, every sample in a fresh interpreter (the same heap and collector
+    state at the start). Rounds rather than one size after the other: the load of a shared
+    machine changes over minutes, and a time ratio between sizes is only meaningful when both
+    sizes saw the same load. Returns per target both summaries and the program's cost over the
+    floor."""
+    samples: dict[tuple[str, int], tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
+        target: ([], []) for target in targets
     }
-    return result
+    for _ in range(repeat):
+        for kind, size in targets:
+            program, floor = samples[(kind, size)]
+            program.append(_sample(kind, size))
+            floor.append(_sample("floor", program[-1]["resources"]))
+    results: dict[tuple[str, int], dict[str, Any]] = {}
+    for target, (program, floor) in samples.items():
+        result = {"program": _summary(program), "floor": _summary(floor)}
+        result["over_floor"] = {
+            "wall": round(result["program"]["ms_per_resource"] / result["floor"]["ms_per_resource"], 2),
+            "cpu": round(
+                result["program"]["cpu_ms_per_resource"] / result["floor"]["cpu_ms_per_resource"], 2
+            ),
+        }
+        results[target] = result
+    return results
 
 
 def growth(small: dict[str, Any], large: dict[str, Any]) -> dict[str, Any]:
@@ -185,9 +199,11 @@ def main(argv: list[str]) -> int:
         print(json.dumps(_one_run(args.one[0], int(args.one[1]))))
         return 0
 
-    report: dict[str, Any] = {"dev_stack": measure("dev", 0, args.repeat), "generated": {}}
-    for size in args.sizes:
-        report["generated"][str(size)] = measure("generated", size, args.repeat)
+    results = measure([("dev", 0)] + [("generated", size) for size in args.sizes], args.repeat)
+    report: dict[str, Any] = {
+        "dev_stack": results[("dev", 0)],
+        "generated": {str(size): results[("generated", size)] for size in args.sizes},
+    }
     if len(args.sizes) >= 2:
         report["growth"] = growth(
             report["generated"][str(min(args.sizes))], report["generated"][str(max(args.sizes))]
