@@ -98,7 +98,15 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from .program_runner import PROJECT, ProgramRun, RecordingMonitor, reveal, run_main, set_engine_config
+from .program_runner import (
+    PROJECT,
+    ProgramRun,
+    RecordingMonitor,
+    reveal,
+    run_main,
+    set_engine_config,
+    start_mock_runtime,
+)
 
 HONOURED = True  # marker in field specs: a leaf field the executor applies
 
@@ -1636,7 +1644,7 @@ def deploy(
     error; call again with the same mocks for a second run."""
     set_engine_config(config, secret_config, project)
     monitor = (monitor_class or ActingMonitor)(mocks)
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    start_mock_runtime(mocks, monitor, project=project, stack=stack, preview=False)
     mocks.begin()
 
     try:

@@ -45,7 +45,7 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, plugin_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from .program_runner import run_main, set_engine_config
+from .program_runner import run_main, set_engine_config, start_mock_runtime
 
 REPO = Path(__file__).resolve().parents[2]
 POLICY_DIR = REPO / "policy"
@@ -223,7 +223,7 @@ def capture(
     all_config = set_engine_config(config, secret_config, project)
     mocks: pulumi.runtime.Mocks = PreviewMocks() if preview else UpdateMocks()
     monitor = WireRecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
+    start_mock_runtime(mocks, monitor, project=project, stack=stack, preview=preview)
     _sync_await(run_pulumi_func(lambda: run_main(program)))
     return CapturedStack(project, stack, preview, all_config, monitor.captured)
 

@@ -160,6 +160,18 @@ def run_main(program: Callable[[], Any] | None = None) -> None:
     runpy.run_path(str(REPO / "__main__.py"), run_name="__pulumi_main__")
 
 
+def start_mock_runtime(
+    mocks: pulumi.runtime.Mocks, monitor: Any, *, project: str, stack: str, preview: bool
+) -> None:
+    """A fresh mock runtime for one program run, as the language host starts a fresh program:
+    without the reset, set_mocks keeps the previous run's root Stack and registers none, so no RPC
+    is in flight when the program body returns, the SDK's drain skips its RPC loop and waits on
+    every pending Output in FIRST_COMPLETED rounds, re-adding callbacks to all of them each round
+    (rounds x Outputs)."""
+    pulumi.runtime.reset_options(project=project, stack=stack, preview=preview)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
+
+
 def run_program(
     program: Callable[[], Any] | None = None,
     *,
@@ -174,15 +186,10 @@ def run_program(
     """Runs `program` (default: the project's __main__.py) with the given config (keys without
     namespace) and returns every registration. Exceptions from the program propagate; pass a
     `monitor` to see what was registered before one."""
-    # A fresh program each run, as the language host starts one: without the reset, set_mocks keeps
-    # the previous run's root Stack and registers none, so no RPC is in flight when the program
-    # body returns, the SDK's drain skips its RPC loop and waits on every pending Output in
-    # FIRST_COMPLETED rounds, re-adding callbacks to all of them each round (rounds x Outputs).
-    pulumi.runtime.reset_options(project=project, stack=stack, preview=preview)
     set_engine_config(config, secret_config, project)
     mocks = mocks or RealisticMocks()
     monitor = monitor or RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
+    start_mock_runtime(mocks, monitor, project=project, stack=stack, preview=preview)
     _sync_await(run_pulumi_func(lambda: run_main(program)))
     return ProgramRun(monitor.registrations)
 

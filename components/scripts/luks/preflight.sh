@@ -17,12 +17,13 @@ ep_prepare_backing() {
   fi
 }
 
-# A changed size of an image file that already holds our volume is refused, not half-applied: growing needs the image,
-# the loop device, the LUKS mapping and the filesystem grown in turn while the volume is open, and
-# shrinking would cut off data. The operator's path is docs/runbooks/resize-a-volume.md.
+# A changed size of an image file that already holds our volume is refused, not half-applied:
+# growing needs the image, the loop device, the LUKS mapping and the filesystem grown in turn while
+# the volume is open, and shrinking would cut off data. What to do instead is in
+# docs/runbooks/resize-a-volume.md.
 ep_refuse_resize() {
   local actual
-  actual=$(stat -L -c %s -- "$EP_SOURCE")
+  actual=$(ep_source_size)
   if [ "$actual" != "$EP_SIZE_BYTES" ]; then
     ep_die "encrypted-platform:volumes.$EP_VOLUME.size asks for $EP_SIZE_BYTES bytes but $EP_SOURCE holds $actual: resizing an existing volume is not done by pulumi up (see docs/runbooks/resize-a-volume.md); set the size back to $actual bytes"
   fi
@@ -123,6 +124,7 @@ ep_preflight() {
     version=$(ep_luks_field Version)
     if [ "$uuid" = "$EP_UUID" ] && [ "$label" = "$EP_LABEL" ]; then
       [ "$version" = "2" ] || ep_die "$EP_SOURCE is ours but LUKS version $version (expected 2)"
+      if [ "$EP_BACKING" = "file" ]; then ep_refuse_resize; fi
       printf 'ours\n'
       return 0
     fi

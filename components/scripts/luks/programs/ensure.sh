@@ -12,7 +12,6 @@ ep_main() {
   local state
   state=$(ep_preflight)
   if [ "$state" = "blank" ]; then ep_format; fi
-  if [ "$state" = "ours" ] && [ "$EP_BACKING" = "file" ]; then ep_refuse_resize; fi
   ep_converge_keys
   ep_open
   ep_mkfs_if_pending
