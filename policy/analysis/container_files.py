@@ -163,6 +163,14 @@ def _mark_single_quoted(program: str) -> str:
             out.append(program[i : i + 2])
             i += 2
             continue
+        if ch == "#" and not single and not double and (i == 0 or program[i - 1] in " \t\n;&|()<>"):
+            # A comment runs to the end of its line; a quote inside it ("the operator's") opens
+            # nothing.
+            end = program.find("\n", i)
+            end = len(program) if end < 0 else end
+            out.append(program[i:end])
+            i = end
+            continue
         if ch == "'" and not double:
             single = not single
         elif ch == '"' and not single:
