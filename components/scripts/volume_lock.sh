@@ -19,7 +19,9 @@ ep_lock_volume() {
   case "$mapper" in "" | .* | */*) ep_lock_fail "not a volume mapping name: '$mapper'" ;; esac
   local directory
   for directory in "$EP_LOCK_PARENT" "$EP_LOCK_DIR"; do
-    if [ ! -e "$directory" ] && [ ! -L "$directory" ]; then mkdir -m 0700 -- "$directory"; fi
+    # Programs of independent volumes start at the same time: whichever creates the directory,
+    # the others find it (mkdir never follows or replaces what is there; the checks below judge it).
+    mkdir -m 0700 -- "$directory" 2>/dev/null || true
     if [ -L "$directory" ] || [ ! -d "$directory" ] || [ "$(stat -c %u -- "$directory")" != 0 ]; then
       ep_lock_fail "$directory must be a directory owned by root, not a symlink"
     fi

@@ -237,3 +237,42 @@ def test_the_lock_directory_is_never_followed_or_shared(tmp_path: Path, planted:
     assert result.returncode != 0 and "locked" not in result.stdout
     assert "must be a directory owned by root, not a symlink" in result.stderr, result.stderr
     assert snapshot(outside) == before
+
+
+def test_programs_starting_together_all_create_or_find_the_lock_directory(tmp_path: Path) -> None:
+    """Independent volumes' programs start at the same time (the engine runs them concurrently):
+    each must find or create the lock directories, none may fail because another one just made
+    them."""
+    parent = tmp_path / "run-encrypted-platform"
+    start = tmp_path / "start"
+    program = (
+        "set -euo pipefail\n"  # as every rendered program runs
+        + VOLUME_LOCK_LIBRARY.read_text()
+        + f"\nEP_LOCK_PARENT={shlex.quote(str(parent))}\nEP_LOCK_DIR=$EP_LOCK_PARENT/locks\n"
+        # Everyone waits at the start line, then all go at once.
+        + f"while [ ! -e {shlex.quote(str(start))} ]; do :; done\n"
+        + 'ep_lock_volume "ep-v$1"\necho locked\n'
+    )
+    # A slow mkdir (as under emulation or load) holds the window between looking and creating open.
+    slow = tmp_path / "bin"
+    slow.mkdir()
+    (slow / "mkdir").write_text('#!/bin/sh\nsleep 0.3\nexec /bin/mkdir "$@"\n')
+    (slow / "mkdir").chmod(0o755)
+    env = {**os.environ, "PATH": f"{slow}:{os.environ['PATH']}"}
+    runs = [
+        subprocess.Popen(
+            ["bash", "-c", program, "lock", str(n)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for n in range(16)
+    ]
+    start.touch()
+    results = [(run.wait(timeout=120), *run.communicate()) for run in runs]
+    assert all(code == 0 and out == "locked\n" for code, out, _ in results), [r for r in results if r[0]]
+    assert (
+        stat.S_IMODE(parent.stat().st_mode) == 0o700
+        and stat.S_IMODE((parent / "locks").stat().st_mode) == 0o700
+    )
