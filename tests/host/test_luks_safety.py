@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -425,3 +426,33 @@ def test_a_failed_old_slot_removal_leaves_the_new_key_in_the_boot_keyfile(tmp_pa
     assert again.stdout.strip() == "none"
     assert keyfile.read_text() == KEY2
     assert key_opens(spec.source, KEY2) and not key_opens(spec.source, KEY1)
+
+
+def test_programs_of_different_volumes_never_lose_each_others_table_entries(tmp_path: Path) -> None:
+    """The engine runs the LUKS programs of independent volumes at the same time, each under its
+    own volume lock; every one rewrites the shared /etc/crypttab and /etc/fstab. With a slow
+    rewrite (as under load), none may lose another's entry."""
+    table = tmp_path / "crypttab"
+    table.write_text("# kept comment\nother /dev/disk/by-id/other none luks\n")
+    slow = tmp_path / "bin"
+    slow.mkdir()
+    (slow / "awk").write_text('#!/bin/sh\nsleep 0.3\nexec /usr/bin/awk "$@"\n')
+    (slow / "awk").chmod(0o755)
+    env = {**os.environ, "PATH": f"{slow}:{os.environ['PATH']}"}
+    start = tmp_path / "start"
+    runs = []
+    for n in range(8):
+        spec = make_spec(f"vol-{n}", root=tmp_path)
+        body = (
+            f"while [ ! -e {shlex.quote(str(start))} ]; do :; done\n"
+            f'ep_table_set {shlex.quote(str(table))} 1 "$EP_MAPPER" "$EP_MAPPER /dev/disk/by-id/v{n} none luks"\n'
+        )
+        runs.append(
+            subprocess.Popen(["bash", "-c", steps(spec, body)], stderr=subprocess.PIPE, text=True, env=env)
+        )
+    start.touch()
+    failures = [run.communicate(timeout=120)[1] for run in runs if run.wait(timeout=120) != 0]
+    assert not failures, failures
+    lines = table.read_text().splitlines()
+    assert lines[:2] == ["# kept comment", "other /dev/disk/by-id/other none luks"]
+    assert sorted(lines[2:]) == sorted(f"ep-vol-{n} /dev/disk/by-id/v{n} none luks" for n in range(8))

@@ -125,19 +125,33 @@ ep_install_file() {
 # then appends line $4 (if not empty; made by ep_table_line). Other entries are preserved byte
 # for byte. The match is compared as a plain string (through the environment: awk -v would
 # interpret backslashes); one holding whitespace matches no field, so nothing is removed.
+#
+# The programs of different volumes run at the same time, each under its own volume lock, and each
+# rewrites a whole table: one host-wide lock around the rewrite keeps one from overwriting
+# the entry of another (that volume would no longer unlock at boot).
 ep_table_set() {
-  local file=$1 field=$2 match=$3 line=$4 tmp
+  local file=$1 field=$2 match=$3 line=$4 tmp tables_fd
   case "$line" in
     *$'\n'* | *$'\r'*) ep_die "refusing to write $file: the line holds a line break" ;;
   esac
+  # The volume lock made (and checked) the lock directory; a step run on its own makes it here.
+  mkdir -m 0700 -- "$EP_LOCK_PARENT" "$EP_LOCK_DIR" 2>/dev/null || true
+  if [ -L "$EP_LOCK_DIR" ] || [ ! -d "$EP_LOCK_DIR" ]; then ep_die "$EP_LOCK_DIR must be a directory"; fi
+  exec {tables_fd}>>"$EP_LOCK_DIR/host-tables.lock"
+  flock -w "$EP_LOCK_WAIT_SECONDS" "$tables_fd" ||
+    ep_die "the host tables are still locked by another encrypted-platform program after ${EP_LOCK_WAIT_SECONDS}s"
   touch -- "$file"
   tmp=$(mktemp -- "${file}.XXXXXX")
   EP_TABLE_MATCH=$match awk -v f="$field" '$0 ~ /^[[:space:]]*#/ || $f != ENVIRON["EP_TABLE_MATCH"]' "$file" >"$tmp"
   if [ -n "$line" ]; then printf '%s\n' "$line" >>"$tmp"; fi
   chmod --reference="$file" -- "$tmp" 2>/dev/null || chmod 0644 -- "$tmp"
-  if cmp -s -- "$tmp" "$file"; then rm -f -- "$tmp"; return 0; fi
-  mv -f -- "$tmp" "$file"
-  ep_log "updated $file ($match)"
+  if cmp -s -- "$tmp" "$file"; then
+    rm -f -- "$tmp"
+  else
+    mv -f -- "$tmp" "$file"
+    ep_log "updated $file ($match)"
+  fi
+  exec {tables_fd}>&-
 }
 
 # One table line from its fields. Fields are separated by whitespace there, `#` starts a comment
