@@ -42,6 +42,8 @@ NON_WRITING = frozenset(
         "chmod",
         "chown",
         "chgrp",
+        "chattr",  # file attributes (the LUKS mount point is made immutable), never content
+        "lsattr",
         "test",
         "[",
         "[[",
@@ -162,14 +164,6 @@ def _mark_single_quoted(program: str) -> str:
         if ch == "\\" and not single and i + 1 < len(program):
             out.append(program[i : i + 2])
             i += 2
-            continue
-        if ch == "#" and not single and not double and (i == 0 or program[i - 1] in " \t\n;&|()<>"):
-            # A comment runs to the end of its line; a quote inside it ("the operator's") opens
-            # nothing.
-            end = program.find("\n", i)
-            end = len(program) if end < 0 else end
-            out.append(program[i:end])
-            i = end
             continue
         if ch == "'" and not double:
             single = not single

@@ -124,10 +124,8 @@ def test_environment_expansion_of_candidate_paths() -> None:
         ("curl -fsS https://x.test/health", None, []),
         ("mkdir -p /srv/c && chmod 0755 /srv/c", None, []),
         ("mount -o nodev /dev/mapper/m /srv/c", None, []),
-        # A quote in a comment opens nothing: the variable after it still expands.
-        ('# the operator\'s file\nD=/srv/c\ncat > "$D/a.yml"', "w", [("/srv/c/a.yml", "w", False)]),
-        ('D=/srv/c # it\'s here\ncat > "$D/a.yml"', "w", [("/srv/c/a.yml", "w", False)]),
         ("echo 'a#b' > /srv/c/a.yml", None, [("/srv/c/a.yml", "a#b\n", False)]),
+        ('M=/srv/c\nchattr +i -- "$M" # immutable mount point\nlsattr -d "$M"', None, []),
     ],
 )
 def test_what_a_command_writes(create: str, stdin: Any, expected: list[tuple[str, Any, bool]]) -> None:
