@@ -102,6 +102,7 @@ def test_secrets_are_files_on_the_secrets_volume_never_environment(platform: Dep
     # Services without the secret do not see it at all.
     code, _ = lab.exec("encrypted-platform-vector-store", ["ls", "/run/secrets/app-db-password"])
     assert code != 0
-    # On the host the file sits in the secrets volume's data directory (LUKS in production).
-    secrets_dir = platform.lab.root / "encrypted" / "config-secrets" / "data" / "services" / "app-db"
+    # On the host the file sits in the secrets volume's root-owned binds directory, beside its
+    # data directory (LUKS in production).
+    secrets_dir = platform.lab.root / "encrypted" / "config-secrets" / "binds" / "services" / "app-db"
     assert (secrets_dir / "app-db-password").read_text() == password
