@@ -27,6 +27,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .shell import SHELLS
 from .stack import COMMANDS, SERVICE_CONFIG, VOLUME, Resource
 from .values import UNKNOWN, is_unknown
 
@@ -128,7 +129,6 @@ SHELL_KEYWORDS = frozenset(
         "esac",
     }
 )
-SHELLS = frozenset({"bash", "sh", "dash", "ash", "zsh", "ksh"})
 WRAPPER_OPTIONS = {
     "sudo": {"-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "--user", "--group"},
     "doas": {"-u", "-C"},
