@@ -23,7 +23,7 @@ import ssl
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ipaddress import ip_address
@@ -445,6 +445,17 @@ def start_websocket_backend() -> WebSocketBackend:
 # --------------------------------------------------------------------------------------------
 # Clients
 # --------------------------------------------------------------------------------------------
+
+
+def run_on_private_loop(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Runs `coroutine` on a loop of its own and leaves the thread's current loop as it was:
+    asyncio.run ends by setting the current loop to None, after which the Pulumi SDK, which takes
+    the current loop, fails in every later program run of the same test session."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        loop.close()
 
 
 @dataclass
@@ -1220,7 +1231,7 @@ def websocket_status(
     cookie: str | None,
 ) -> int:
     """One wss:// attempt: 101 only after a verified echo round trip, else the refusal's status."""
-    return asyncio.run(_websocket_attempt(port, host, path, client_context(ca_file), origin, cookie))
+    return run_on_private_loop(_websocket_attempt(port, host, path, client_context(ca_file), origin, cookie))
 
 
 def raw_upgrade_status(
@@ -1301,7 +1312,7 @@ def wss_matrix(
             name: await _websocket_attempt(port, host, path, context, o, c) for name, (o, c) in cases.items()
         }
 
-    results: dict[str, Any] = asyncio.run(run_all())
+    results: dict[str, Any] = run_on_private_loop(run_all())
     if web_port is not None:
         results["ws-plain"] = plain_websocket_upgrade(web_port, host, path, allowed_origin)
     return results

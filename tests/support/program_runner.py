@@ -8,6 +8,7 @@ docker and e2e tiers do that).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import runpy
 import secrets
@@ -160,6 +161,18 @@ def run_main(program: Callable[[], Any] | None = None) -> None:
     runpy.run_path(str(REPO / "__main__.py"), run_name="__pulumi_main__")
 
 
+def ensure_current_event_loop() -> None:
+    """The SDK registers on the thread's current loop; code that ran `asyncio.run` earlier in the
+    same thread left none (asyncio.run ends with set_event_loop(None)), as the language host never
+    does. A fresh loop then, so a program run does not depend on what ran before it."""
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None or loop.is_closed():
+        asyncio.set_event_loop(asyncio.new_event_loop())
+
+
 def start_mock_runtime(
     mocks: pulumi.runtime.Mocks, monitor: Any, *, project: str, stack: str, preview: bool
 ) -> None:
@@ -168,6 +181,7 @@ def start_mock_runtime(
     is in flight when the program body returns, the SDK's drain skips its RPC loop and waits on
     every pending Output in FIRST_COMPLETED rounds, re-adding callbacks to all of them each round
     (rounds x Outputs)."""
+    ensure_current_event_loop()
     pulumi.runtime.reset_options(project=project, stack=stack, preview=preview)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
 

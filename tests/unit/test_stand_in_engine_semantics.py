@@ -72,3 +72,19 @@ def test_a_protected_resource_is_not_deleted_until_unprotected() -> None:
     assert mocks.unprotect("key")
     _, report = deploy(mocks, program=lambda: None)
     assert [urn.rsplit("::", 1)[1] for urn in report.deleted] == ["key"]
+
+
+def test_a_program_runs_after_asyncio_run_left_the_thread_without_a_loop(tmp_path: Path) -> None:
+    """asyncio.run (a WebSocket probe in an earlier test) ends with no current loop in the thread;
+    the next program run must not depend on that."""
+    import asyncio
+
+    async def nothing() -> None:
+        return None
+
+    asyncio.run(nothing())
+    with pytest.raises(RuntimeError):
+        asyncio.get_event_loop_policy().get_event_loop()
+    log = tmp_path / "log"
+    deploy(_mocks(), program=lambda: _logging_command(log, "a"))
+    assert log.read_text().split("\n")[0] == "create a"
