@@ -35,7 +35,7 @@ ep_main() {
   ep_prepare_backing
   local state
   state=$(ep_preflight)
-  if [ "$state" = "blank" ]; then ep_format; fi
+  ep_format_if_needed "$state"
 }
 ep_main "$@"
 """

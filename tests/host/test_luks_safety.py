@@ -14,7 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from components.luks_scripts import LUKS2_HEADER_AREA_BYTES, VOLUME_LOCK_LIBRARY, unlock_helper_text
+from components.luks_scripts import (
+    LUKS2_HEADER_AREA_BYTES,
+    LUKS_SUBSYSTEM,
+    VOLUME_LOCK_LIBRARY,
+    unlock_helper_text,
+)
 from tests.support.luks_lab import (
     command_line,
     delete,
@@ -40,7 +45,7 @@ ep_main() {
   ep_prepare_backing
   local state
   state=$(ep_preflight)
-  if [ "$state" = "blank" ]; then ep_format; fi
+  ep_format_if_needed "$state"
 }
 ep_main "$@"
 """
@@ -95,6 +100,70 @@ def refused_untouched(spec, path: Path | str, *expected: str) -> str:
     assert "formatting" not in result.stderr
     assert sha256(path) == before, "the device was modified"
     return result.stderr
+
+
+# --- a format cut off between the header and its first key slot ---
+
+FORMAT_THEN_KEYS = """
+ep_main() {
+  ep_require_root
+  ep_read_keys
+  ep_prepare_backing
+  local state
+  state=$(ep_preflight)
+  ep_log "preflight: $state"
+  ep_format_if_needed "$state"
+  ep_converge_keys
+}
+ep_main "$@"
+"""
+
+
+def cut_before_the_first_key_slot(spec) -> None:
+    """What a power cut inside luksFormat leaves: luksFormat writes the header (our UUID, label and
+    "mkfs pending" marker) and only then adds the first key slot."""
+    assert run_local(steps(spec, FORMAT_ONLY), stdin=KEY1 + "\n").returncode == 0
+    subprocess.run(["cryptsetup", "luksKillSlot", "--batch-mode", spec.source, "0"], check=True)
+    assert not key_opens(spec.source, KEY1)
+
+
+def test_a_format_cut_off_before_its_first_key_slot_is_formatted_again(tmp_path: Path) -> None:
+    spec = make_spec(root=tmp_path)
+    cut_before_the_first_key_slot(spec)
+    result = run_local(steps(spec, FORMAT_THEN_KEYS), stdin=KEY1 + "\n")
+    assert result.returncode == 0, result.stderr
+    assert "preflight: unkeyed" in result.stderr and "formatting again" in result.stderr
+    assert key_opens(spec.source, KEY1)
+    again = run_local(steps(spec, FORMAT_THEN_KEYS), stdin=KEY1 + "\n")
+    assert "preflight: ours" in again.stderr and "formatting" not in again.stderr, again.stderr
+
+
+def test_our_finished_volume_without_key_slots_is_never_formatted_again(tmp_path: Path) -> None:
+    """Past the marker a filesystem was made and data may be there; a header backup can bring the
+    slots back, a new format could not."""
+    spec = make_spec(root=tmp_path)
+    cut_before_the_first_key_slot(spec)
+    subprocess.run(
+        ["cryptsetup", "config", "--label", spec.label, "--subsystem", LUKS_SUBSYSTEM, spec.source],
+        check=True,
+    )
+    before = sha256(spec.source)
+    result = run_local(steps(spec, FORMAT_THEN_KEYS), stdin=KEY1 + "\n")
+    assert result.returncode != 0 and "restore a header backup" in result.stderr, result.stderr
+    assert "formatting" not in result.stderr
+    assert sha256(spec.source) == before
+
+
+def test_a_pending_volume_whose_slot_the_key_does_not_open_is_never_formatted_again(
+    tmp_path: Path,
+) -> None:
+    spec = make_spec(root=tmp_path)
+    assert run_local(steps(spec, FORMAT_ONLY), stdin=KEY1 + "\n").returncode == 0
+    before = sha256(spec.source)
+    result = run_local(steps(spec, FORMAT_THEN_KEYS), stdin=KEY2 + "\n")
+    assert result.returncode != 0 and "does not open" in result.stderr, result.stderr
+    assert "preflight: ours" in result.stderr and "formatting" not in result.stderr
+    assert sha256(spec.source) == before and key_opens(spec.source, KEY1)
 
 
 # --- preflight: everything luksFormat will overwrite, and everything that holds the device ---

@@ -269,7 +269,7 @@ def test_interruption_after_mkfs_before_the_marker_keeps_the_new_filesystem(vm: 
     cut_short = """
 ep_read_keys
 ep_prepare_backing
-if [ "$(ep_preflight)" = "blank" ]; then ep_format; fi
+ep_format_if_needed "$(ep_preflight)"
 ep_converge_keys
 ep_open
 "mkfs.$EP_FILESYSTEM" -q -L "$EP_FS_LABEL" "$(ep_mapper_path)"

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # luksFormat with the configured parameters. Only ever called on a device ep_preflight found
-# blank. The header area (two metadata copies, then the key slots; the data starts right after
+# blank, or "unkeyed" (our own format cut off before its first key slot). The header area (two metadata copies, then the key slots; the data starts right after
 # it) has explicit sizes, the same numbers the preflight checks for zeros. The subsystem marker "pending mkfs" records that this run formatted the device, so a
 # later run (after an interruption) knows that the inner filesystem may still be created.
 
@@ -22,4 +22,18 @@ ep_format() {
     --uuid "$EP_UUID" --label "$EP_LABEL" --subsystem "$EP_SUBSYSTEM_PENDING" \
     --key-file=- -- "$EP_SOURCE"
   ep_did formatted
+}
+
+# What the preflight found decides: format a blank device, format again after our own format was
+# cut off before its first key slot, leave our volume as it is.
+ep_format_if_needed() {
+  case "$1" in
+    blank) ep_format ;;
+    unkeyed)
+      ep_log "$EP_SOURCE holds our header without a key slot (a format was cut off before its first key slot); formatting again"
+      ep_format
+      ;;
+    ours) ;;
+    *) ep_die "unexpected preflight result '$1' for $EP_SOURCE" ;;
+  esac
 }

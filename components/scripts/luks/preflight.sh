@@ -115,7 +115,18 @@ ep_holders() {
   done
 }
 
-# Prints "blank" or "ours"; exits with an error for anything else.
+# The number of key slots in the header; exits when the header cannot be read, so an unreadable
+# header never counts as one without slots.
+ep_keyslot_count() {
+  local dump
+  dump=$(cryptsetup luksDump -- "$EP_SOURCE") || ep_die "cannot read the LUKS header of $EP_SOURCE"
+  printf '%s\n' "$dump" | awk '/^Keyslots:$/ {slots = 1; next} /^[^[:space:]]/ {slots = 0} slots && /^  [0-9]+: / {n++} END {print n + 0}'
+}
+
+# Prints "blank", "ours", or "unkeyed" (our header, still marked as waiting for its filesystem, and
+# without a single key slot: luksFormat writes the header first and adds the first key slot after
+# it, so a run cut off in between leaves this; no key ever existed, nothing can be under it, and
+# formatting again is safe); exits with an error for anything else.
 ep_preflight() {
   if ep_is_luks; then
     local uuid label version
@@ -125,6 +136,10 @@ ep_preflight() {
     if [ "$uuid" = "$EP_UUID" ] && [ "$label" = "$EP_LABEL" ]; then
       [ "$version" = "2" ] || ep_die "$EP_SOURCE is ours but LUKS version $version (expected 2)"
       if [ "$EP_BACKING" = "file" ]; then ep_refuse_resize; fi
+      if [ "$(ep_luks_field Subsystem)" = "$EP_SUBSYSTEM_PENDING" ] && [ "$(ep_keyslot_count)" = 0 ]; then
+        printf 'unkeyed\n'
+        return 0
+      fi
       printf 'ours\n'
       return 0
     fi

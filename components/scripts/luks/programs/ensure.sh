@@ -11,7 +11,7 @@ ep_main() {
   ep_prepare_backing
   local state
   state=$(ep_preflight)
-  if [ "$state" = "blank" ]; then ep_format; fi
+  ep_format_if_needed "$state"
   ep_converge_keys
   ep_open
   ep_mkfs_if_pending
