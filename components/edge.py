@@ -62,7 +62,7 @@ import pulumi_docker as docker
 import pulumi_tls as tls
 
 from .encrypted_volume import EncryptedVolume
-from .host import CONTAINER_REPLACE_ON_CHANGES, DockerHost
+from .host import CONTAINER_REPLACE_ON_CHANGES, DockerHost, container_capabilities
 from .secret_file import (
     SecretFile,
     SecretFileArgs,
@@ -259,7 +259,7 @@ class TraefikEdge(pulumi.ComponentResource):
             memory_swap=settings.memory // 1024**2,  # equal to memory: no swap on top
             read_only=True,
             tmpfs={"/tmp": "rw,noexec,nosuid,nodev,size=16m"},
-            capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"], adds=["NET_BIND_SERVICE"]),
+            capabilities=container_capabilities(adds=["NET_BIND_SERVICE"]),
             security_opts=["no-new-privileges:true"],
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=["CMD", "traefik", "healthcheck", f"--configFile={layout.config_file}"],

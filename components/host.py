@@ -23,6 +23,22 @@ from .settings import HostSettings
 CONTAINER_REPLACE_ON_CHANGES = ["healthcheck", "mounts", "tmpfs"]
 
 
+def container_capabilities(
+    adds: Sequence[str], drops: Sequence[str] = ("ALL",)
+) -> docker.ContainerCapabilitiesArgs:
+    """Capabilities spelt as the Docker daemon stores them (HostConfig.CapAdd: CAP_ prefixed, ALL
+    as is). The provider reads them back verbatim and compares them with the program's inputs, so
+    the short spelling (NET_BIND_SERVICE) shows a change after every refresh, and a change of
+    capabilities replaces the container."""
+
+    def stored(name: str) -> str:
+        return name if name == "ALL" or name.startswith("CAP_") else f"CAP_{name}"
+
+    return docker.ContainerCapabilitiesArgs(
+        drops=[stored(d) for d in drops], adds=[stored(a) for a in adds] or None
+    )
+
+
 def ssh_material_dir(project: str, stack: str) -> Path:
     """Where the operator machine keeps the SSH key and pinned host key for the Docker CLI's ssh
     transport (it reads keys only from files)."""

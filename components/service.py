@@ -24,7 +24,7 @@ import pulumi
 import pulumi_docker as docker
 
 from .encrypted_volume import EncryptedVolume, volume_labels
-from .host import CONTAINER_REPLACE_ON_CHANGES, DockerHost
+from .host import CONTAINER_REPLACE_ON_CHANGES, DockerHost, container_capabilities
 from .network import NAME_PREFIX, Attachment, NetworkPlan
 from .secret_file import SecretFile, SecretFileArgs
 from .settings import StackSettings
@@ -263,9 +263,7 @@ class PlatformService(pulumi.ComponentResource):
             read_only=spec.read_only,
             privileged=False,
             ipc_mode="private",
-            capabilities=docker.ContainerCapabilitiesArgs(
-                drops=list(spec.drop_capabilities), adds=list(spec.capabilities) or None
-            ),
+            capabilities=container_capabilities(adds=spec.capabilities, drops=spec.drop_capabilities),
             security_opts=list(spec.security_opts),
             memory=spec.memory_mib,
             memory_swap=spec.memory_mib,

@@ -139,6 +139,17 @@ def test_the_websocket_event_stream_needs_a_session_and_echoes_through_the_edge(
     )
 
 
+def test_the_daemon_stores_the_capabilities_as_the_program_spells_them(edge_platform: Deployment) -> None:
+    """The docker provider reads CapAdd/CapDrop back verbatim and compares them with the program's
+    inputs; any other spelling would show a change, and replace the edge, after every refresh."""
+    (edge,) = [
+        r for r in edge_platform.run.of_type("docker:index/container:Container") if r.plain("name") == EDGE
+    ]
+    declared = edge.plain("capabilities")
+    host = edge_platform.container("edge").attrs["HostConfig"]
+    assert host["CapAdd"] == declared["adds"] and host["CapDrop"] == declared["drops"], (host, declared)
+
+
 def listening_tcp_ports(deployment: Deployment) -> set[int]:
     """TCP ports in LISTEN state in the lab host's network namespace (its /proc/net/tcp{,6})."""
 

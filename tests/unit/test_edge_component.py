@@ -189,7 +189,7 @@ def test_container_is_hardened() -> None:
     c = container(run)
     assert c.plain("name") == "encrypted-platform-edge"
     assert c.plain("readOnly") is True
-    assert c.plain("capabilities") == {"drops": ["ALL"], "adds": ["NET_BIND_SERVICE"]}
+    assert c.plain("capabilities") == {"drops": ["ALL"], "adds": ["CAP_NET_BIND_SERVICE"]}
     assert c.plain("securityOpts") == ["no-new-privileges:true"]
     assert c.plain("user") == "65532:65532"  # unprivileged by default
     assert c.plain("restart") == "unless-stopped"
