@@ -256,7 +256,7 @@ class TraefikEdge(pulumi.ComponentResource):
                 docker.ContainerNetworksAdvancedArgs(name=network) for network in args.networks
             ],
             memory=settings.memory // 1024**2,
-            memory_swap=settings.memory // 1024**2,  # equal to memory: no swap on top
+            memory_swap=args.host.memory_swap(settings.memory // 1024**2),  # no swap on top
             read_only=True,
             tmpfs={"/tmp": "rw,noexec,nosuid,nodev,size=16m"},
             capabilities=container_capabilities(adds=["NET_BIND_SERVICE"]),

@@ -16,6 +16,7 @@ import pulumi_command as command
 import pulumi_docker as docker
 
 from .settings import HostSettings
+from .shell import SCRIPTS_ROOT, invocation, render_shell_program
 
 # Container inputs the docker provider takes as an in-place update without applying it (its
 # update only runs `docker update`: restart policy and memory): a new healthcheck, mount or tmpfs
@@ -37,6 +38,22 @@ def container_capabilities(
     return docker.ContainerCapabilitiesArgs(
         drops=[stored(d) for d in drops], adds=[stored(a) for a in adds] or None
     )
+
+
+def docker_facts_program(settings: HostSettings) -> str:
+    return render_shell_program(
+        "encrypted-platform facts about the Docker daemon.",
+        {"EP_DOCKER_HOST": f"unix://{settings.docker_socket}"},
+        [],
+        (SCRIPTS_ROOT / "host" / "docker_facts.sh").read_text(),
+        secrets_on_stdin=False,
+    )
+
+
+def swap_limit_from_facts(stdout: str | None) -> bool:
+    """What the facts program printed. Anything but an explicit "false" (no output yet, as in a
+    test double) keeps the strict reading: the daemon limits swap to zero."""
+    return "swap-limit=false" not in (stdout or "").splitlines()
 
 
 def ssh_material_dir(project: str, stack: str) -> Path:
@@ -121,7 +138,20 @@ class DockerHost(pulumi.ComponentResource):
             self.docker_host = f"unix://{settings.docker_socket}"
             self.provider = docker.Provider(f"{name}-docker", host=self.docker_host, opts=child)
 
+        facts = self.run(
+            f"{name}-docker-facts",
+            create=invocation(docker_facts_program(settings), "ep-docker-facts", become=self.become),
+            opts=child,
+        )
+        self.swap_limit: pulumi.Output[bool] = facts.stdout.apply(swap_limit_from_facts)  # type: ignore[attr-defined]
+
         self.register_outputs({"dockerHost": self.docker_host})
+
+    def memory_swap(self, memory_mib: int) -> pulumi.Output[int]:
+        """memory_swap (MiB) for a container limited to `memory_mib` without swap on top: equal to
+        the memory limit where the daemon can limit swap, else -1, the value the daemon stores
+        there (it cannot grant or refuse swap then; run such hosts without swap)."""
+        return self.swap_limit.apply(lambda limited: memory_mib if limited else -1)
 
     def run(
         self,

@@ -266,7 +266,7 @@ class PlatformService(pulumi.ComponentResource):
             capabilities=container_capabilities(adds=spec.capabilities, drops=spec.drop_capabilities),
             security_opts=list(spec.security_opts),
             memory=spec.memory_mib,
-            memory_swap=spec.memory_mib,
+            memory_swap=args.host.memory_swap(spec.memory_mib),
             cpus=str(spec.cpus) if spec.cpus is not None else None,
             healthcheck=(
                 docker.ContainerHealthcheckArgs(

@@ -32,7 +32,17 @@ def test_engine_runs_the_container_as_declared(platform: Deployment, service: st
     assert "no-new-privileges:true" in host["SecurityOpt"]
     assert host["NetworkMode"] not in ("host",) and not host["NetworkMode"].startswith("container:")
     assert host["PidMode"] == "" and host["IpcMode"] == "private" and host["UsernsMode"] == ""
-    assert host["Memory"] == settings.memory and host["MemorySwap"] == settings.memory
+    # No swap on top of the memory limit where the kernel can limit swap; -1 (what the daemon
+    # stores) where it cannot, so the provider reads back what the program asked for.
+    swap_limit = platform.lab.client.info()["SwapLimit"]
+    assert host["Memory"] == settings.memory
+    assert host["MemorySwap"] == (settings.memory if swap_limit else -1), (host["MemorySwap"], swap_limit)
+    declared = next(
+        r.plain("memorySwap")
+        for r in platform.run.of_type("docker:index/container:Container")
+        if r.plain("name") == f"encrypted-platform-{service}"
+    )
+    assert declared == (settings.memory // 1024**2 if swap_limit else -1)
     # Set after creation by the program's `docker update --pids-limit` Command.
     assert host["PidsLimit"] == settings.pids
     assert host["LogConfig"] == {"Type": "local", "Config": {"max-file": "3", "max-size": "10m"}}

@@ -138,6 +138,14 @@ def check_fields(type_: str, name: str, inputs: Any, spec: Mapping[str, Any], pa
             check_fields(type_, name, value, nested, where)
 
 
+def _memory_swap_bytes(inputs: Mapping[str, Any]) -> int | None:
+    """As the provider passes memory_swap: MiB when positive, -1 (no limit the daemon can set) as is."""
+    if "memorySwap" not in inputs:
+        return None
+    swap = _int(inputs["memorySwap"])
+    return swap * 1024 * 1024 if swap > 0 else (swap or None)
+
+
 def _int(value: Any) -> int:
     return int(round(float(value)))
 
@@ -775,7 +783,7 @@ class ContainerExecutor(Executor):
             cap_drop=caps.get("drops"),
             security_opt=i.get("securityOpts"),
             mem_limit=_int(i["memory"]) * 1024 * 1024 if "memory" in i else None,
-            memswap_limit=_int(i["memorySwap"]) * 1024 * 1024 if "memorySwap" in i else None,
+            memswap_limit=_memory_swap_bytes(i),
             nano_cpus=int(float(i["cpus"]) * 1e9) if "cpus" in i else None,
             restart_policy=restart,
             log_config=LogConfig(type=i.get("logDriver", "json-file"), config=i.get("logOpts") or {}),
@@ -856,12 +864,8 @@ class ContainerExecutor(Executor):
         if any(i.get(k) != old.get(k) for k in self.UPDATED_BY_DOCKER_UPDATE):
             restart = {"Name": i.get("restart", "no"), "MaximumRetryCount": _int(i.get("maxRetryCount", 0))}
             memory = _int(i.get("memory", 0)) * 1024 * 1024
-            swap = _int(i["memorySwap"]) if "memorySwap" in i else 0
             api.update_container(
-                previous.id,
-                restart_policy=restart,
-                mem_limit=memory,
-                memswap_limit=swap * 1024 * 1024 if swap > 0 else (swap or None),
+                previous.id, restart_policy=restart, mem_limit=memory, memswap_limit=_memory_swap_bytes(i)
             )
         return previous.id, {**previous.outputs, **i}
 

@@ -7,10 +7,19 @@ import json
 from functools import cache
 from typing import Any
 
+import pulumi
 import pytest
 
+from components.host import swap_limit_from_facts
 from components.settings.services import BUILTIN_SERVICES
-from tests.support.program_runner import ProgramRun, Registration, is_secret, load_stack_config, run_program
+from tests.support.program_runner import (
+    ProgramRun,
+    RealisticMocks,
+    Registration,
+    is_secret,
+    load_stack_config,
+    run_program,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -197,3 +206,32 @@ def test_a_ca_bundle_becomes_a_secret_file_and_the_usual_variables(tmp_path: Any
         assert f"{variable}=/run/secrets/ca-bundle.pem" in envs
     command = run.by_name("ingestion-file-ca-bundle.pem-install")
     assert is_secret(command.inputs["stdin"]) and command.plain("stdin") == pem
+
+
+class DaemonWithoutSwapLimit(RealisticMocks):
+    """The facts program's answer on a host whose kernel has no cgroup swap accounting."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        rid, outputs = super().new_resource(args)
+        if args.name.endswith("-docker-facts"):
+            outputs["stdout"] = "swap-limit=false\n"
+        return rid, outputs
+
+
+def test_containers_ask_for_the_swap_value_the_daemon_stores_where_it_cannot_limit_swap() -> None:
+    config = load_stack_config("dev")
+    config["edge"] = EDGE
+    run = run_program(config=config, mocks=DaemonWithoutSwapLimit())
+    every = run.of_type("docker:index/container:Container")
+    assert len(every) == len(BUILTIN_SERVICES) + 1
+    assert all(c.plain("memorySwap") == -1 and c.plain("memory") > 0 for c in every)
+    (facts,) = [r for r in run.of_type("command:local:Command") if r.name.endswith("-docker-facts")]
+    assert "docker --host" in facts.plain("create") and "SwapLimit" in facts.plain("create")
+
+
+@pytest.mark.parametrize(
+    ("stdout", "limited"),
+    [("swap-limit=true\n", True), ("swap-limit=false\n", False), (None, True), ("", True)],
+)
+def test_the_swap_fact_reads_only_an_explicit_false_as_no_limit(stdout: str | None, limited: bool) -> None:
+    assert swap_limit_from_facts(stdout) is limited
