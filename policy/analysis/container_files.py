@@ -161,9 +161,20 @@ def _mark_single_quoted(program: str) -> str:
     i = 0
     while i < len(program):
         ch = program[i]
+        if ch == "\\" and not single and program[i + 1 : i + 2] == "\n":
+            i += 2  # a line continuation: the shell removes both characters
+            continue
         if ch == "\\" and not single and i + 1 < len(program):
             out.append(program[i : i + 2])
             i += 2
+            continue
+        if ch == "#" and not single and not double and (i == 0 or program[i - 1] in " \t\n;&|()<>"):
+            # A comment runs to the end of its line; a quote inside it ("the operator's") opens
+            # nothing.
+            end = program.find("\n", i)
+            end = len(program) if end < 0 else end
+            out.append(program[i:end])
+            i = end
             continue
         if ch == "'" and not double:
             single = not single
@@ -315,6 +326,44 @@ def _substitutions(text: str) -> tuple[str, dict[str, str]]:
         out.append(text[i])
         i += 1
     return "".join(out), inner
+
+
+def _printed(program: str, functions: dict[str, list[str]], variables: dict[str, str]) -> str | None:
+    """What a substitution prints when its program is one `printf` (or a call, without arguments,
+    of a function whose body is one `printf`) of values the reader knows; None otherwise."""
+    tokens = _tokens(_mark_single_quoted(program))
+    if tokens is None:
+        return None
+    commands = _simple_commands(tokens)
+    if len(commands) == 1 and commands[0][0] == [program.strip()] and program.strip() in functions:
+        commands = _simple_commands(functions[program.strip()])
+    if len(commands) != 1:
+        return None
+    words, redirections, piped = commands[0]
+    if redirections or piped or not words or words[0] != "printf":
+        return None
+    arguments = [_expand(w, variables) for w in words[1:]]
+    if any(a is None for a in arguments):
+        return None
+    text = _printf([a for a in arguments if a is not None])
+    if text is None or any(c in text for c in "$`\x00"):
+        return None
+    return text
+
+
+def _with_printed_substitutions(
+    word: str, substitutions: dict[str, str], functions: dict[str, list[str]], variables: dict[str, str]
+) -> str:
+    """The word with each substitution whose printed text is known put in its place (the LUKS
+    program mounts "$(ep_mapper_path)"); the others stay markers that never resolve."""
+    if _SUBSTITUTION_MARK not in word:
+        return word
+    for key, program in substitutions.items():
+        if key in word:
+            text = _printed(program, functions, variables)
+            if text is not None:
+                word = word.replace(key, text)
+    return word
 
 
 def _functions(tokens: list[str]) -> tuple[list[str], dict[str, list[str]]]:
@@ -588,6 +637,7 @@ class _Reader:
                 for w in words[1:]:
                     assign(w)
                 continue
+            words = [_with_printed_substitutions(w, substitutions, functions, variables) for w in words]
             expanded = [_expand(w, variables) for w in words]
             heredoc: tuple[str, bool] | None = None
             outputs: list[tuple[str, str | None, str]] = []

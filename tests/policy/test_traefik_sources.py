@@ -124,7 +124,23 @@ def test_environment_expansion_of_candidate_paths() -> None:
         ("curl -fsS https://x.test/health", None, []),
         ("mkdir -p /srv/c && chmod 0755 /srv/c", None, []),
         ("mount -o nodev /dev/mapper/m /srv/c", None, []),
+        # A quote in a comment opens nothing: the variable after it still expands.
+        ('# the operator\'s file\nD=/srv/c\ncat > "$D/a.yml"', "w", [("/srv/c/a.yml", "w", False)]),
+        ('D=/srv/c # it\'s here\ncat > "$D/a.yml"', "w", [("/srv/c/a.yml", "w", False)]),
+        # A substitution that only prints a known value is that value: the mapping of a volume.
+        ('M=m\nmp() { printf \'/dev/mapper/%s\' "$M"; }\nmount "$(mp)" /srv/c', None, []),
+        ("mount \"$(printf '/dev/mapper/%s' m)\" /srv/c", None, []),
+        # One that prints something else, or runs anything, stays unknown: all of /srv/c may change.
+        (
+            "mp() { printf '/srv/other'; }\nmount \"$(mp)\" /srv/c",
+            None,
+            [("/srv/other", "?", True), ("/srv/c", "?", True)],
+        ),
+        ('mp() { cat /etc/x; }\nmount "$(mp)" /srv/c', None, [("/srv/c", "?", True)]),
         ("echo 'a#b' > /srv/c/a.yml", None, [("/srv/c/a.yml", "a#b\n", False)]),
+        # A line continuation joins the lines: one command, not a second one named by its argument.
+        ("cat \\\n  > /srv/c/a.yml", "s", [("/srv/c/a.yml", "s", False)]),
+        ("D=/srv/c\nprintf '%s' x \\\n  \"$D\" >/dev/null", None, []),
         ('M=/srv/c\nchattr +i -- "$M" # immutable mount point\nlsattr -d "$M"', None, []),
     ],
 )
