@@ -44,8 +44,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from components.in_transit.traefik_config import ACME_RESOLVER, NOOP_SERVICE, render_dynamic, to_yaml  # noqa: E402
 from components.settings.edge import EdgeSettings  # noqa: E402
-from components.traefik_config import ACME_RESOLVER, NOOP_SERVICE, render_dynamic, to_yaml  # noqa: E402
 from tests.support import edgelab as lab  # noqa: E402
 
 HOST = "app.example.test"

@@ -55,7 +55,7 @@ FLOOR_YAML = "name: floor\nversion: 0.0.1\nruntime:\n  name: python\n"
 
 
 def rendered_program(name: str) -> str:
-    from components.luks_scripts import render_program, volume_spec
+    from components.at_rest.luks_scripts import render_program, volume_spec
     from components.settings import parse_settings
 
     settings = parse_settings({})

@@ -15,8 +15,8 @@ import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
 
-from .settings import HostSettings
-from .shell import SCRIPTS_ROOT, invocation, render_shell_program
+from components.settings import HostSettings
+from components.shell import SCRIPTS_ROOT, invocation, render_shell_program
 
 # Container inputs the docker provider takes as an in-place update without applying it (its
 # update only runs `docker update`: restart policy and memory): a new healthcheck, mount or tmpfs

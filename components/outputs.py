@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .certificates import load_chain
-from .edge import CONTAINER_PREFIX
-from .luks_scripts import volume_spec
-from .network import EDGE, NetworkPlan
-from .service import container_name
-from .settings import StackSettings
-from .settings.services import image_parts
+from components.at_rest.luks_scripts import volume_spec
+from components.in_transit.certificates import load_chain
+from components.in_transit.edge import CONTAINER_PREFIX
+from components.isolation.network import EDGE, NetworkPlan
+from components.isolation.service import container_name
+from components.settings import StackSettings
+from components.settings.services import image_parts
 
 
 def volume_outputs(settings: StackSettings, *, project: str, stack: str) -> dict[str, dict[str, Any]]:

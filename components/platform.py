@@ -14,15 +14,21 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from .edge import TraefikEdge, TraefikEdgeArgs
-from .encrypted_volume import EncryptedVolume, EncryptedVolumeArgs
-from .firewall import HostFirewall
-from .host import DockerHost
-from .network import EDGE, NetworkPlan, edge_targets, make_network, plan_networks
-from .outputs import stack_outputs
-from .service import SECRET_LENGTH, PlatformService, PlatformServiceArgs, ServiceSpec, service_specs
-from .settings import StackSecrets, StackSettings
-from .settings.services import ownership_warnings
+from components.at_rest.encrypted_volume import EncryptedVolume, EncryptedVolumeArgs
+from components.host import DockerHost
+from components.in_transit.edge import TraefikEdge, TraefikEdgeArgs
+from components.isolation.firewall import HostFirewall
+from components.isolation.network import EDGE, NetworkPlan, edge_targets, make_network, plan_networks
+from components.isolation.service import (
+    SECRET_LENGTH,
+    PlatformService,
+    PlatformServiceArgs,
+    ServiceSpec,
+    service_specs,
+)
+from components.outputs import stack_outputs
+from components.settings import StackSecrets, StackSettings
+from components.settings.services import ownership_warnings
 
 # CPython's default: a full collection after every 10 collections of the middle generation.
 FULL_COLLECTION_AFTER = 1000
@@ -72,7 +78,7 @@ class Platform(pulumi.ComponentResource):
             pulumi.log.warn(warning, resource=self)
 
         if settings.swarm.enabled:
-            from .swarm import SwarmPlatform, SwarmPlatformArgs
+            from components.swarm import SwarmPlatform, SwarmPlatformArgs
 
             self.swarm = SwarmPlatform(
                 "swarm",

@@ -33,16 +33,23 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from .edge import TraefikEdge, TraefikEdgeArgs
-from .encrypted_volume import EncryptedVolume, EncryptedVolumeArgs
-from .firewall import HostFirewall
-from .host import DockerHost
-from .network import EDGE, NetworkPlan, NetworkSpec, edge_targets, network_args, plan_networks
-from .service import PIDS_LABEL, SECRET_LENGTH, ServiceSpec, service_specs
-from .settings import StackSecrets, StackSettings
-from .settings.services import CA_BUNDLE_FILE, SERVICE_FILES_DIR
-from .settings.swarm import MIN_ENCRYPTED_OVERLAY_ENGINE
-from .shell import SCRIPTS_ROOT, invocation, render_shell_program
+from components.at_rest.encrypted_volume import EncryptedVolume, EncryptedVolumeArgs
+from components.host import DockerHost
+from components.in_transit.edge import TraefikEdge, TraefikEdgeArgs
+from components.isolation.firewall import HostFirewall
+from components.isolation.network import (
+    EDGE,
+    NetworkPlan,
+    NetworkSpec,
+    edge_targets,
+    network_args,
+    plan_networks,
+)
+from components.isolation.service import PIDS_LABEL, SECRET_LENGTH, ServiceSpec, service_specs
+from components.settings import StackSecrets, StackSettings
+from components.settings.services import CA_BUNDLE_FILE, SERVICE_FILES_DIR
+from components.settings.swarm import MIN_ENCRYPTED_OVERLAY_ENGINE
+from components.shell import SCRIPTS_ROOT, invocation, render_shell_program
 
 SECRET_FILE_MODE = 0o400
 CA_BUNDLE_SECRET = "ca-bundle"  # noqa: S105 - the name of a Swarm secret, not a secret

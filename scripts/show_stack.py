@@ -20,8 +20,8 @@ if str(REPO) not in sys.path:
 
 import yaml  # noqa: E402
 
-from components.luks_scripts import volume_spec  # noqa: E402
-from components.network import EDGE, plan_networks  # noqa: E402
+from components.at_rest.luks_scripts import volume_spec  # noqa: E402
+from components.isolation.network import EDGE, plan_networks  # noqa: E402
 from components.settings import PROJECT, SECRET_KEYS, SettingsError, StackSettings, parse_settings  # noqa: E402
 
 

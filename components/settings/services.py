@@ -1,7 +1,7 @@
 """The platform's services and how they run: config keys `services` and `runtime`.
 
 A service is a hardened container (or a Swarm service, see `swarm`). Its config says only what
-differs between services; every hardening choice is fixed in components/service.py and is not a
+differs between services; every hardening choice is fixed in components/isolation/service.py and is not a
 setting (no privileged mode, no host namespaces, no published ports, all capabilities dropped
 unless listed, read-only root filesystem, no-new-privileges).
 

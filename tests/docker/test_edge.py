@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect as websocket_connect
 
-from components.network import link_network_name
+from components.isolation.network import link_network_name
 from components.settings import parse_settings
 from components.settings.services import BUILTIN_SERVICES
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.network import LINK_PREFIX, link_network_name, plan_networks
+from components.isolation.network import LINK_PREFIX, link_network_name, plan_networks
 from components.settings import parse_settings
 from components.settings.services import BUILTIN_SERVICES
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from components.secret_file import VolumeFileSpec, render_program
+from components.at_rest.secret_file import VolumeFileSpec, render_program
 
 SECRET = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg-test-only\n-----END PRIVATE KEY-----\n"
 

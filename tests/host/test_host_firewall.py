@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from components.firewall import render_firewall
+from components.isolation.firewall import render_firewall
 from components.settings.firewall import FirewallSettings
 from components.shell import invocation
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from components.luks_scripts import unlock_helper_text
-from components.secret_file import VolumeFileSpec, render_program
+from components.at_rest.luks_scripts import unlock_helper_text
+from components.at_rest.secret_file import VolumeFileSpec, render_program
 from tests.support.luks_lab import delete, ensure, luks_dump, make_spec, reencrypt, run_isolated, steps
 
 KEY = "k1" + "H" * 62

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from components.luks_scripts import (
+from components.at_rest.luks_scripts import (
     LUKS2_HEADER_AREA_BYTES,
     LUKS_SUBSYSTEM,
     VOLUME_LOCK_LIBRARY,

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from components.luks_scripts import VOLUME_LOCK_LIBRARY
-from components.secret_file import VolumeFileSpec, render_program
+from components.at_rest.luks_scripts import VOLUME_LOCK_LIBRARY
+from components.at_rest.secret_file import VolumeFileSpec, render_program
 from tests.support.luks_lab import make_spec, steps
 
 SECRET = "-----BEGIN PRIVATE KEY-----\nsymlink-test-only\n-----END PRIVATE KEY-----\n"

@@ -16,7 +16,7 @@ from rules.certificates import is_production
 from rules.no_host_paths import exposes_engine_socket
 from rules.outbound_tls import disables_verification, normalize_name, url_problem
 
-from components.luks_scripts import render_program, volume_spec
+from components.at_rest.luks_scripts import render_program, volume_spec
 from components.settings import parse_settings
 from components.shell import invocation
 

@@ -9,7 +9,7 @@ from analysis import bash_grammar
 from analysis.command_effects import program_effects
 from analysis.shell import parse_program
 
-from components.luks_scripts import PROGRAMS, render_program, volume_spec
+from components.at_rest.luks_scripts import PROGRAMS, render_program, volume_spec
 from components.settings import parse_settings
 from components.shell import invocation
 from tests.support.analyzer import PolicyPackProcess, capture, evaluate

@@ -176,11 +176,11 @@ def test_origin_check_must_hold_in_every_alternative(rule: str, checked: bool) -
 
 
 def test_the_edge_renderers_websocket_route_counts_as_guarded() -> None:
-    """The component's routers (components/traefik_config.py) meet the rule: the one source."""
+    """The component's routers (components/in_transit/traefik_config.py) meet the rule: the one source."""
     from rules.websocket_routes_guarded import origin_checked
 
+    from components.in_transit.traefik_config import TraefikLayout, render_dynamic
     from components.settings.edge import EdgeSettings
-    from components.traefik_config import TraefikLayout, render_dynamic
 
     settings = EdgeSettings.model_validate(
         {

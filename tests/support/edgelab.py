@@ -35,8 +35,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from components.in_transit.traefik_config import TraefikLayout, render_files
 from components.settings.edge import EdgeSettings, PortSettings
-from components.traefik_config import TraefikLayout, render_files
 
 REPO = Path(__file__).resolve().parents[2]
 LOOPBACK = "127.0.0.1"

@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from components.luks_scripts import LuksVolumeSpec, render_program, render_script, volume_spec
+from components.at_rest.luks_scripts import LuksVolumeSpec, render_program, render_script, volume_spec
 from components.settings import parse_settings
 from components.shell import invocation
 

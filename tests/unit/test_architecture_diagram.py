@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from components.luks_scripts import volume_spec
-from components.network import plan_networks
+from components.at_rest.luks_scripts import volume_spec
+from components.isolation.network import plan_networks
 from components.settings import PROJECT, parse_settings
 from tests.support.program_runner import load_stack_config
 

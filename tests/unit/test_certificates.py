@@ -1,4 +1,4 @@
-"""Pure checks of custom certificate chains and keys (components/certificates.py), with real
+"""Pure checks of custom certificate chains and keys (components/in_transit/certificates.py), with real
 certificates made by the test PKI."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from components import certificates
+from components.in_transit import certificates
 from tests.support.edgelab import Issued, chain_of, make_ca, make_leaf
 
 HOSTS = ["app.example.test", "admin.example.test"]

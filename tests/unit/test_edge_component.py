@@ -12,12 +12,18 @@ import pulumi
 import pytest
 import yaml
 
-from components.edge import CONFIG_DIGEST_LABEL, ROLE_LABEL, TraefikEdge, TraefikEdgeArgs, config_digest
-from components.encrypted_volume import EncryptedVolume, EncryptedVolumeArgs
+from components.at_rest.encrypted_volume import EncryptedVolume, EncryptedVolumeArgs
 from components.host import DockerHost
+from components.in_transit.edge import (
+    CONFIG_DIGEST_LABEL,
+    ROLE_LABEL,
+    TraefikEdge,
+    TraefikEdgeArgs,
+    config_digest,
+)
+from components.in_transit.traefik_config import TraefikLayout, render_files
 from components.settings import EncryptionSettings, HostSettings, SettingsError, VolumeSettings
 from components.settings.edge import EdgeSettings
-from components.traefik_config import TraefikLayout, render_files
 from tests.support.edgelab import make_pki
 from tests.support.program_runner import (
     ProgramRun,

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from components.luks_scripts import (
+from components.at_rest.luks_scripts import (
     LIBRARIES,
     PROGRAMS,
     SCRIPTS_DIR,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components.network import EDGE, LINK_PREFIX, link_network_name, plan_networks
+from components.isolation.network import EDGE, LINK_PREFIX, link_network_name, plan_networks
 from components.settings import parse_settings
 from components.settings.services import BUILTIN_SERVICES
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from components import secret_file
-from components.firewall import FIREWALL_PROGRAMS, render_firewall
-from components.luks_scripts import PROGRAMS, render_program, unlock_helper_text, volume_spec
+from components.at_rest import secret_file
+from components.at_rest.luks_scripts import PROGRAMS, render_program, unlock_helper_text, volume_spec
+from components.isolation.firewall import FIREWALL_PROGRAMS, render_firewall
 from components.settings import parse_settings
 from components.settings.firewall import FirewallSettings
 from components.shell import single_quoted

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from components.luks_scripts import volume_spec
-from components.network import plan_networks
+from components.at_rest.luks_scripts import volume_spec
+from components.isolation.network import plan_networks
 from components.settings import PROJECT, StackSettings, parse_settings
 from scripts.show_stack import render
 from tests.support.pinned_stack import pinned_stack_config

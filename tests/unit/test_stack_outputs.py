@@ -12,7 +12,7 @@ import pytest
 from pulumi.runtime.settings import get_root_resource
 from pulumi.runtime.sync_await import _sync_await
 
-from components.luks_scripts import volume_spec
+from components.at_rest.luks_scripts import volume_spec
 from components.outputs import certificate_outputs
 from components.settings import PROJECT, parse_settings
 from components.settings.services import BUILTIN_SERVICES

@@ -1,4 +1,4 @@
-"""The pure Traefik renderers (components/traefik_config.py): settings in, configuration out."""
+"""The pure Traefik renderers (components/in_transit/traefik_config.py): settings in, configuration out."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.settings.edge import LETS_ENCRYPT_PRODUCTION, LETS_ENCRYPT_STAGING, EdgeSettings
-from components.traefik_config import (
+from components.in_transit.traefik_config import (
     AUTH_REQUEST_HEADERS,
     HEADERS_MIDDLEWARE,
     INTERMEDIATE_CIPHER_SUITES,
@@ -25,6 +24,7 @@ from components.traefik_config import (
     route_rule,
     to_yaml,
 )
+from components.settings.edge import LETS_ENCRYPT_PRODUCTION, LETS_ENCRYPT_STAGING, EdgeSettings
 from tests.support.edgelab import make_pki
 
 ROUTES = {

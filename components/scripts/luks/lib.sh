@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared helpers for the LUKS programs. The renderer (components/luks_scripts.py) places this
+# Shared helpers for the LUKS programs. The renderer (components/at_rest/luks_scripts.py) places this
 # file after the parameter block (EP_* variables) and before the step libraries.
 #
 # Secrets rule: keys live only in shell variables (never exported, never in argv) and reach

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Helpers for the programs of components/secret_file.py (secrets, and other files and directories
+# Helpers for the programs of components/at_rest/secret_file.py (secrets, and other files and directories
 # placed on an EncryptedVolume). The renderer places this file after the parameter block (EP_*
 # variables) and before one program body.
 #

@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from .settings.edge import EdgeSettings, RouteSettings
+from components.settings.edge import EdgeSettings, RouteSettings
 
 # Mozilla "intermediate" (v5.7): ECDHE + AEAD only. TLS 1.3 suites are not configurable in Go.
 INTERMEDIATE_CIPHER_SUITES = (

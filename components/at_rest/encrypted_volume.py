@@ -9,11 +9,11 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from .host import DockerHost
-from .luks_scripts import LuksVolumeSpec, render_program, volume_spec
-from .settings import EncryptionSettings, VolumeSettings
-from .settings.storage import LUKS_CIPHER, LUKS_KEY_SIZE_BITS
-from .shell import invocation
+from components.at_rest.luks_scripts import LuksVolumeSpec, render_program, volume_spec
+from components.host import DockerHost
+from components.settings import EncryptionSettings, VolumeSettings
+from components.settings.storage import LUKS_CIPHER, LUKS_KEY_SIZE_BITS
+from components.shell import invocation
 
 PASSPHRASE_LENGTH = 64  # alphanumeric: about 380 bits, and no quoting or newline surprises
 

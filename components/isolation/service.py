@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_docker as docker
 
-from .encrypted_volume import EncryptedVolume, volume_labels
-from .host import CONTAINER_REPLACE_ON_CHANGES, DockerHost, container_capabilities
-from .network import NAME_PREFIX, Attachment, NetworkPlan
-from .secret_file import SecretFile, SecretFileArgs
-from .settings import StackSettings
-from .settings.services import CA_BUNDLE_FILE, CA_BUNDLE_VARIABLES, SERVICE_FILES_DIR
+from components.at_rest.encrypted_volume import EncryptedVolume, volume_labels
+from components.at_rest.secret_file import SecretFile, SecretFileArgs
+from components.host import CONTAINER_REPLACE_ON_CHANGES, DockerHost, container_capabilities
+from components.isolation.network import NAME_PREFIX, Attachment, NetworkPlan
+from components.settings import StackSettings
+from components.settings.services import CA_BUNDLE_FILE, CA_BUNDLE_VARIABLES, SERVICE_FILES_DIR
 
 ROLE_LABEL = f"{NAME_PREFIX}.role"
 SERVICE_LABEL = f"{NAME_PREFIX}.service"

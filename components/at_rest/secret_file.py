@@ -27,9 +27,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from .encrypted_volume import LABEL_PREFIX, EncryptedVolume, volume_labels
-from .host import DockerHost
-from .shell import SCRIPTS_ROOT, invocation, render_shell_program
+from components.at_rest.encrypted_volume import LABEL_PREFIX, EncryptedVolume, volume_labels
+from components.host import DockerHost
+from components.shell import SCRIPTS_ROOT, invocation, render_shell_program
 
 SCRIPTS_DIR = SCRIPTS_ROOT / "secret_file"
 LIBRARIES = (SCRIPTS_ROOT / "volume_lock.sh", SCRIPTS_DIR / "lib.sh")

@@ -26,7 +26,7 @@ from typing import Literal
 import pulumi
 import pulumi_docker as docker
 
-from .settings import StackSettings
+from components.settings import StackSettings
 
 NAME_PREFIX = "encrypted-platform"
 ROLE_LABEL = f"{NAME_PREFIX}.network.role"

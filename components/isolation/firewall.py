@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pulumi
 
-from .host import DockerHost
-from .settings.firewall import FirewallSettings
-from .shell import SCRIPTS_ROOT, invocation, render_shell_program
+from components.host import DockerHost
+from components.settings.firewall import FirewallSettings
+from components.shell import SCRIPTS_ROOT, invocation, render_shell_program
 
 FIREWALL_SCRIPTS = SCRIPTS_ROOT / "firewall"
 FIREWALL_CHAIN = "EP-HOST-GUARD"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from .settings.storage import (
+from components.settings.storage import (
     LUKS_CIPHER,
     LUKS_KEY_SIZE_BITS,
     LUKS_SUBSYSTEM,
@@ -19,7 +19,7 @@ from .settings.storage import (
     EncryptionSettings,
     VolumeSettings,
 )
-from .shell import SCRIPTS_ROOT, heredoc_function, render_shell_program
+from components.shell import SCRIPTS_ROOT, heredoc_function, render_shell_program
 
 SCRIPTS_DIR = SCRIPTS_ROOT / "luks"
 VOLUME_LOCK_LIBRARY = SCRIPTS_ROOT / "volume_lock.sh"

@@ -25,7 +25,7 @@ Public interface (what components/platform.py uses):
     edge.urls             # ["https://<host>", ...]
 
 How the configuration reaches Traefik, and why:
-- The static and dynamic configuration are rendered by components/traefik_config.py from the
+- The static and dynamic configuration are rendered by components/in_transit/traefik_config.py from the
   settings (pure functions). Each file is a VolumeFile: a host Command whose stdin is the file's
   content as a plain value (known at preview, so reviewers and the policy pack read it), written
   onto the encrypted secrets volume under `edge-config/`. A docker.Volume binds that directory
@@ -61,9 +61,8 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_tls as tls
 
-from .encrypted_volume import EncryptedVolume
-from .host import CONTAINER_REPLACE_ON_CHANGES, DockerHost, container_capabilities
-from .secret_file import (
+from components.at_rest.encrypted_volume import EncryptedVolume
+from components.at_rest.secret_file import (
     SecretFile,
     SecretFileArgs,
     VolumeDirectory,
@@ -72,14 +71,15 @@ from .secret_file import (
     VolumeFileArgs,
     subdirectory_volume,
 )
-from .settings import PROJECT, SettingsError
-from .settings.edge import EdgeSettings, chain_warnings
-from .traefik_config import (
+from components.host import CONTAINER_REPLACE_ON_CHANGES, DockerHost, container_capabilities
+from components.in_transit.traefik_config import (
     CONTAINER_WEB_PORT,
     CONTAINER_WEBSECURE_PORT,
     TraefikLayout,
     render_files,
 )
+from components.settings import PROJECT, SettingsError
+from components.settings.edge import EdgeSettings, chain_warnings
 
 ROLE_LABEL = "encrypted-platform.role"
 CONFIG_DIGEST_LABEL = "encrypted-platform.config-sha256"

@@ -1,0 +1,2 @@
+"""Encryption in transit: the Traefik edge (component, pure configuration renderer) and its
+certificates."""
