@@ -793,3 +793,14 @@ def find_key(tree: Any, key: str, path: tuple[str, ...] = ()) -> Iterator[tuple[
     elif isinstance(tree, list):
         for i, v in enumerate(tree):
             yield from find_key(v, key, (*path, str(i)))
+
+
+def is_https_redirect_router(facts: TraefikFacts, router_conf: dict[str, Any]) -> bool:
+    """A router whose middlewares redirect to https (the only thing a plain entrypoint may do)."""
+    mws = facts.middlewares()
+    for ref in as_names(router_conf.get("middlewares")):
+        conf = mws.get(strip_provider(ref), ({}, None))[0]
+        redirect = get(conf, "redirectscheme")
+        if isinstance(redirect, dict) and str(get(redirect, "scheme") or "").lower() == "https":
+            return True
+    return False

@@ -4,35 +4,41 @@ from __future__ import annotations
 
 from analysis.rule import Rule
 
-from rules import (
+from rules.advisory import (
     capabilities_dropped,
-    certificates,
     cgroup_parent_default,
-    commands_create_no_workloads,
-    container_hardening,
     cpu_limits,
-    encrypted_volumes,
     healthchecks,
     image_pinned_by_digest,
-    ingress_only_through_edge,
+    memory_limits,
+    pid_limits,
+    read_only_root_filesystem,
+)
+from rules.at_rest import (
+    encrypted_volumes,
     luks_key_sources,
     luks_mount_points_intact,
     luks_mount_reachable,
     luks_on_volume_host,
     luks_parameters,
-    memory_limits,
-    mount_propagation_private,
-    network_isolation,
-    no_host_paths,
-    outbound_tls,
-    pid_limits,
-    read_only_root_filesystem,
-    security_headers,
-    shell_programs_readable,
     stateful_images_on_encrypted_volumes,
+)
+from rules.in_transit import (
+    certificates,
+    outbound_tls,
+    security_headers,
     tls_only_routes,
     traefik_providers_visible,
     websocket_routes_guarded,
+)
+from rules.isolation import (
+    commands_create_no_workloads,
+    container_hardening,
+    ingress_only_through_edge,
+    mount_propagation_private,
+    network_isolation,
+    no_host_paths,
+    shell_programs_readable,
 )
 
 RULES: list[Rule] = [

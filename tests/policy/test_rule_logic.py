@@ -12,9 +12,9 @@ from analysis.shell import parse_program, strip_wrappers
 from analysis.stack import Resource, StackInfo, resource_from_json
 from analysis.traefik import classify, env_tree, flags_tree, get, labels_tree, parse_config_text
 from analysis.values import UNKNOWN, is_unknown
-from rules.certificates import is_production
-from rules.no_host_paths import exposes_engine_socket
-from rules.outbound_tls import disables_verification, normalize_name, url_problem
+from rules.in_transit.certificates import is_production
+from rules.in_transit.outbound_tls import disables_verification, normalize_name, url_problem
+from rules.isolation.no_host_paths import exposes_engine_socket
 
 from components.at_rest.luks_scripts import render_program, volume_spec
 from components.settings import parse_settings

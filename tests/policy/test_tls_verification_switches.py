@@ -10,7 +10,7 @@ from typing import Any
 
 import pulumi_docker as docker
 import pytest
-from rules.outbound_tls import disables_verification
+from rules.in_transit.outbound_tls import disables_verification
 
 from components.settings import SettingsError, parse_settings
 from components.settings.services import BUILTIN_SERVICES

@@ -170,14 +170,14 @@ def test_a_write_the_reader_cannot_place_makes_every_named_directory_opaque() ->
     ],
 )
 def test_origin_check_must_hold_in_every_alternative(rule: str, checked: bool) -> None:
-    from rules.websocket_routes_guarded import origin_checked
+    from rules.in_transit.websocket_routes_guarded import origin_checked
 
     assert origin_checked(rule) is checked
 
 
 def test_the_edge_renderers_websocket_route_counts_as_guarded() -> None:
     """The component's routers (components/in_transit/traefik_config.py) meet the rule: the one source."""
-    from rules.websocket_routes_guarded import origin_checked
+    from rules.in_transit.websocket_routes_guarded import origin_checked
 
     from components.in_transit.traefik_config import TraefikLayout, render_dynamic
     from components.settings.edge import EdgeSettings

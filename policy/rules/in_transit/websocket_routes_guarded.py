@@ -25,10 +25,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from analysis.rule import Context, Finding, Rule
-from analysis.traefik import Router, TraefikFacts, as_names, get, strip_provider
+from analysis.traefik import Router, TraefikFacts, as_names, get, is_https_redirect_router, strip_provider
 from analysis.values import is_unknown
-
-from rules.tls_only_routes import is_https_redirect_router
 
 NAME = "websocket-routes-guarded"
 WEBSOCKET_LABEL = "encrypted-platform.websocket"

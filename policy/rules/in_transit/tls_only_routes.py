@@ -21,11 +21,10 @@ from typing import Any
 from analysis.rule import Context, Finding, Rule, unknown_finding
 from analysis.traefik import (
     TraefikFacts,
-    as_names,
     enabled,
     find_key,
     get,
-    strip_provider,
+    is_https_redirect_router,
 )
 from analysis.values import truthy
 
@@ -36,16 +35,6 @@ ROUTER_TLS_FIX = (
     "attach it to the TLS entrypoint only (entryPoints: [websecure]); the plain entrypoint may only "
     "redirect to https"
 )
-
-
-def is_https_redirect_router(facts: TraefikFacts, router_conf: dict[str, Any]) -> bool:
-    mws = facts.middlewares()
-    for ref in as_names(router_conf.get("middlewares")):
-        conf = mws.get(strip_provider(ref), ({}, None))[0]
-        redirect = get(conf, "redirectscheme")
-        if isinstance(redirect, dict) and str(get(redirect, "scheme") or "").lower() == "https":
-            return True
-    return False
 
 
 def router_has_tls(facts: TraefikFacts, conf: dict[str, Any], entrypoints: list[str] | None) -> bool:

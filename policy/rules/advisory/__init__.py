@@ -1,0 +1,1 @@
+"""Advisory hardening: reported, never blocking unless the pack config raises them."""
