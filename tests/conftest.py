@@ -1,5 +1,6 @@
-"""Test tiers: every test under tests/<tier>/ gets the pytest marker <tier>, so
-`pytest -m unit` runs the fast tier and plain `pytest` runs them all (what CI does).
+"""Test tiers: every test under tests/<tier>/ gets the pytest marker <tier>. Plain `pytest` runs
+the tiers that need only this machine (unit, host, policy: pyproject.toml's default `-m`);
+`make test` names every tier (what CI runs); `pytest -m <tier>` runs one.
 
 A tier this machine cannot run (tests/support/tiers.py says why: no root, a missing program or
 Debian package, no kernel for the VMs) is skipped with that reason, and the summary names each
@@ -9,17 +10,14 @@ listing every tier and what it lacks.
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from tests.support import tiers
 
-from tests.support import tiers  # noqa: E402 - needs the repository on sys.path
+REPO = Path(__file__).resolve().parents[1]
 
 TIERS = ("unit", "host", "vm", "docker", "e2e", "policy", "edge")
 _TIER_MARKER = {"edge": "host"}  # the edge lab runs real binaries on this host
@@ -39,13 +37,25 @@ def _problem(item: pytest.Item, directory: str | None) -> str | None:
     return None
 
 
+def _tier_directory(item: pytest.Item) -> str | None:
+    parts = Path(str(item.fspath)).relative_to(REPO / "tests").parts
+    return parts[0] if parts and parts[0] in TIERS else None
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Tier markers as each test is collected, so `-m` (the default selection in pyproject.toml,
+    or yours) sees them."""
+    directory = _tier_directory(item)
+    if directory:
+        item.add_marker(getattr(pytest.mark, _TIER_MARKER.get(directory, directory)))
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """After `-m` deselected: a tier left out is neither skipped nor a CI failure."""
     skipped: Counter[str] = Counter()
     for item in items:
-        parts = Path(str(item.fspath)).relative_to(REPO / "tests").parts
-        directory = parts[0] if parts and parts[0] in TIERS else None
-        if directory:
-            item.add_marker(getattr(pytest.mark, _TIER_MARKER.get(directory, directory)))
+        directory = _tier_directory(item)
         problem = _problem(item, directory)
         if problem:
             skipped[problem] += 1

@@ -1,7 +1,7 @@
 """Why the pack judges one static source only: the real Traefik reads its static configuration
 from ONE place (the configuration file, else the flags, else TRAEFIK_* variables) and ignores the
 others. The configurations below are the violating programs' own
-(tests/support/programs/traefik_sources.py), moved to loopback; each serves plain HTTP although
+(tests/support/programs/tls_only_routes_traefik_sources.py), moved to loopback; each serves plain HTTP although
 another source claims TLS on the `web` entrypoint."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import edgelab as lab
-from tests.support.programs import traefik_sources as programs
+from tests.support.programs import tls_only_routes_traefik_sources as programs
 
 HOST = "app.example.test"
 DEFAULT_LOCATIONS = [

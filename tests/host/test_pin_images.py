@@ -15,14 +15,13 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import pin_images
 import pytest
 import yaml
 
 from components.settings import PROJECT, parse_settings
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "scripts"))
-import pin_images  # noqa: E402
 
 pytestmark = pytest.mark.needs("docker-registry")
 

@@ -3,15 +3,11 @@ engine does), and the pack's own modules importable for pure rule-logic unit tes
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 
 import pytest
 
-from tests.support.analyzer import POLICY_DIR, PolicyPackProcess
-
-if str(POLICY_DIR) not in sys.path:
-    sys.path.insert(0, str(POLICY_DIR))
+from tests.support.analyzer import PolicyPackProcess
 
 
 @pytest.fixture(scope="session")

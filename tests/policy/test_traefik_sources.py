@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support.analyzer import PolicyPackProcess, capture, evaluate
-from tests.support.programs import websockets
+from tests.support.programs import websocket_routes_guarded as websockets
 
 pytestmark = pytest.mark.policy
 
@@ -251,7 +251,7 @@ PROVIDERS = [
 @pytest.mark.parametrize(("provider", "conf"), PROVIDERS, ids=[p for p, _ in PROVIDERS])
 def test_every_provider_but_file_is_refused(pack: PolicyPackProcess, provider: str, conf: str) -> None:
     from tests.support.programs.baseline import STATIC_CONFIG, edge
-    from tests.support.programs.traefik_sources import app_platform
+    from tests.support.programs.tls_only_routes_traefik_sources import app_platform
 
     def program() -> None:
         static = STATIC_CONFIG.replace("providers:\n", f"providers:\n  {provider}: {conf}\n", 1)

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 import urllib.request
 from pathlib import Path
 
+import pin_images
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "scripts"))
-import pin_images  # noqa: E402
 
 pytestmark = pytest.mark.unit
 

@@ -8,7 +8,7 @@ import pulumi_docker as docker
 
 from . import violation
 from .baseline import DYNAMIC_CONFIG, STATIC_CONFIG, app, edge, internal_network, luks_volume
-from .traefik_sources import STATIC_FLAGS
+from .tls_only_routes_traefik_sources import STATIC_FLAGS
 
 RULE = "certificates"
 STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"

@@ -19,7 +19,7 @@ from .baseline import (
     internal_network,
     luks_volume,
 )
-from .traefik_sources import STATIC_ENV, STATIC_FLAGS
+from .tls_only_routes_traefik_sources import STATIC_ENV, STATIC_FLAGS
 
 RULE = "tls-only-routes"
 
