@@ -12,13 +12,14 @@ import pulumi_random as random
 from components.at_rest.luks_scripts import LuksVolumeSpec, render_program, volume_spec
 from components.host import DockerHost
 from components.settings import EncryptionSettings, VolumeSettings
+from components.settings.keys import NAME_PREFIX
 from components.settings.storage import LUKS_CIPHER, LUKS_KEY_SIZE_BITS
 from components.shell import invocation
 
 PASSPHRASE_LENGTH = 64  # alphanumeric: about 380 bits, and no quoting or newline surprises
 
 # Labels on the docker.Volume: plain facts for reviewers and the policy pack.
-LABEL_PREFIX = "encrypted-platform"
+LABEL_PREFIX = NAME_PREFIX
 
 
 @dataclass(frozen=True)

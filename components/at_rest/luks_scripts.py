@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from components.settings.keys import NAME_PREFIX
 from components.settings.storage import (
     LUKS_CIPHER,
     LUKS_KEY_SIZE_BITS,
@@ -161,7 +162,7 @@ def volume_spec(
         data_owner=volume.data_owner,
         data_mode=volume.data_mode,
         uuid=volume_uuid(project, stack, name),
-        label=f"encrypted-platform:{name}",
+        label=f"{NAME_PREFIX}:{name}",
         pbkdf=kdf.pbkdf,
         pbkdf_memory_kib=kdf.memory_kib,
         pbkdf_iterations=kdf.iterations,

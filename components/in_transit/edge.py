@@ -80,11 +80,12 @@ from components.in_transit.traefik_config import (
 )
 from components.settings import PROJECT, SettingsError
 from components.settings.edge import EdgeSettings, chain_warnings
+from components.settings.keys import NAME_PREFIX
 
 ROLE_LABEL = "encrypted-platform.role"
 CONFIG_DIGEST_LABEL = "encrypted-platform.config-sha256"
 EDGE_DIRECTORY_LABEL = "encrypted-platform.edge-directory"
-CONTAINER_PREFIX = "encrypted-platform"
+CONTAINER_PREFIX = NAME_PREFIX
 # Directories of the edge on the shared volumes (each bound on its own; see module docstring).
 CONFIG_DIRECTORY = "edge-config"  # on the secrets volume, read-only in the container
 STATE_DIRECTORY = "edge-state"  # on the secrets volume: acme.json (the edge writes here)

@@ -27,8 +27,8 @@ import pulumi
 import pulumi_docker as docker
 
 from components.settings import StackSettings
+from components.settings.keys import NAME_PREFIX
 
-NAME_PREFIX = "encrypted-platform"
 ROLE_LABEL = f"{NAME_PREFIX}.network.role"
 LINK_LABEL = f"{NAME_PREFIX}.network.link"
 EDGE = "edge"  # the edge's member name in network plans (a service may not take it)

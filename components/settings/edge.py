@@ -26,6 +26,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from components.in_transit import certificates
+
 from .base import ByteSize, ContainerUser, Flag, Integer, Model, ResourceName
 from .grammar import DNS_LABEL, IMAGE_DIGEST, IMAGE_REPOSITORY, IMAGE_TAG, PRINTABLE_LINE, grammar
 from .keys import KeyProblem

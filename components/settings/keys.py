@@ -16,6 +16,8 @@ import re
 from collections.abc import Iterable, Sequence
 
 PROJECT = "encrypted-platform"
+# Docker names and labels, LUKS labels and subsystems, log tags: all start with the project name.
+NAME_PREFIX = PROJECT
 
 PathPart = str | int
 

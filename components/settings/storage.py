@@ -8,15 +8,15 @@ from pydantic import Field, field_validator, model_validator
 
 from .base import ByteSize, Flag, Integer, Model, Owner
 from .grammar import PRINTABLE_LINE, grammar
-from .keys import KeyProblem
+from .keys import NAME_PREFIX, KeyProblem
 from .paths import HostPath, PlatformDirectory, is_within
 
 # The concept fixes these (AES-256 in XTS mode needs a 512-bit key); they are not settings.
 LUKS_TYPE = "luks2"
 LUKS_CIPHER = "aes-xts-plain64"
 LUKS_KEY_SIZE_BITS = 512
-LUKS_SUBSYSTEM = "encrypted-platform"
-LUKS_SUBSYSTEM_PENDING = "encrypted-platform:mkfs-pending"
+LUKS_SUBSYSTEM = NAME_PREFIX
+LUKS_SUBSYSTEM_PENDING = f"{NAME_PREFIX}:mkfs-pending"
 MAPPER_PREFIX = "ep-"
 
 MIN_VOLUME_BYTES = 64 * 1024**2  # 16 MiB LUKS2 header + a usable ext4 filesystem
