@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import pulumi
 import pulumi_docker as docker
@@ -173,6 +174,40 @@ def _command(
     )
 
 
+class _OnVolume(pulumi.ComponentResource):
+    """What SecretFile, VolumeFile and VolumeDirectory share: one host Command that puts a path on
+    an unlocked EncryptedVolume (its programs refuse storage that is not the volume's mapping)."""
+
+    TYPE: ClassVar[str]
+    CREATE_PROGRAM: ClassVar[str] = "install"
+    DELETE_PROGRAM: ClassVar[str | None] = "remove"
+
+    def __init__(
+        self,
+        name: str,
+        host: DockerHost,
+        volume: EncryptedVolume,
+        path: str,
+        spec: VolumeFileSpec,
+        stdin: pulumi.Input[str] | None,
+        opts: pulumi.ResourceOptions | None,
+    ) -> None:
+        super().__init__(self.TYPE, name, None, opts)
+        self.spec = spec
+        self.relative_path = path
+        self.command = _command(
+            name,
+            host,
+            volume,
+            spec,
+            create_program=self.CREATE_PROGRAM,
+            delete_program=self.DELETE_PROGRAM,
+            stdin=stdin,
+            parent=self,
+        )
+        self.register_outputs({"path": path, "volume": volume.volume_name})
+
+
 @dataclass(frozen=True)
 class SecretFileArgs:
     host: DockerHost
@@ -185,11 +220,12 @@ class SecretFileArgs:
     dir_owner: str | None = None  # the file's directory (default: owner)
 
 
-class SecretFile(pulumi.ComponentResource):
+class SecretFile(_OnVolume):
     """Child: the host Command (create/update = install from secret stdin, delete = remove)."""
 
+    TYPE = "encrypted-platform:storage:SecretFile"
+
     def __init__(self, name: str, args: SecretFileArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("encrypted-platform:storage:SecretFile", name, None, opts)
         spec = spec_for(
             name,
             args.volume,
@@ -199,19 +235,9 @@ class SecretFile(pulumi.ComponentResource):
             dir_mode=args.dir_mode,
             dir_owner=args.dir_owner,
         )
-        self.spec = spec
-        self.relative_path = args.path
-        self.command = _command(
-            name,
-            args.host,
-            args.volume,
-            spec,
-            create_program="install",
-            delete_program="remove",
-            stdin=pulumi.Output.secret(args.content),
-            parent=self,
+        super().__init__(
+            name, args.host, args.volume, args.path, spec, pulumi.Output.secret(args.content), opts
         )
-        self.register_outputs({"path": args.path, "volume": args.volume.volume_name})
 
 
 @dataclass(frozen=True)
@@ -225,11 +251,12 @@ class VolumeFileArgs:
     dir_mode: str = "0755"
 
 
-class VolumeFile(pulumi.ComponentResource):
+class VolumeFile(_OnVolume):
     """A plain file on an encrypted volume. Child: the host Command (content on plain stdin)."""
 
+    TYPE = "encrypted-platform:storage:VolumeFile"
+
     def __init__(self, name: str, args: VolumeFileArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("encrypted-platform:storage:VolumeFile", name, None, opts)
         spec = spec_for(
             name,
             args.volume,
@@ -239,18 +266,7 @@ class VolumeFile(pulumi.ComponentResource):
             dir_mode=args.dir_mode,
             secret=False,
         )
-        self.spec = spec
-        self.command = _command(
-            name,
-            args.host,
-            args.volume,
-            spec,
-            create_program="install",
-            delete_program="remove",
-            stdin=args.content,
-            parent=self,
-        )
-        self.register_outputs({"path": args.path, "volume": args.volume.volume_name})
+        super().__init__(name, args.host, args.volume, args.path, spec, args.content, opts)
 
 
 @dataclass(frozen=True)
@@ -262,26 +278,18 @@ class VolumeDirectoryArgs:
     mode: str = "0700"
 
 
-class VolumeDirectory(pulumi.ComponentResource):
+class VolumeDirectory(_OnVolume):
     """A directory on an encrypted volume, kept (with what a container wrote there) on delete."""
+
+    TYPE = "encrypted-platform:storage:VolumeDirectory"
+    CREATE_PROGRAM = "ensure_directory"
+    DELETE_PROGRAM = None
 
     def __init__(
         self, name: str, args: VolumeDirectoryArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("encrypted-platform:storage:VolumeDirectory", name, None, opts)
         spec = spec_for(name, args.volume, args.path, owner=args.owner, mode=args.mode, dir_mode=args.mode)
-        self.spec = spec
-        self.command = _command(
-            name,
-            args.host,
-            args.volume,
-            spec,
-            create_program="ensure_directory",
-            delete_program=None,
-            stdin=None,
-            parent=self,
-        )
-        self.register_outputs({"path": args.path, "volume": args.volume.volume_name})
+        super().__init__(name, args.host, args.volume, args.path, spec, None, opts)
 
 
 def subdirectory_volume(
