@@ -33,7 +33,7 @@ from components.host import DockerHost
 from components.shell import SCRIPTS_ROOT, invocation, render_shell_program
 
 SCRIPTS_DIR = SCRIPTS_ROOT / "secret_file"
-LIBRARIES = (SCRIPTS_ROOT / "volume_lock.sh", SCRIPTS_DIR / "lib.sh")
+LIBRARIES = (SCRIPTS_ROOT / "common.sh", SCRIPTS_ROOT / "volume_lock.sh", SCRIPTS_DIR / "lib.sh")
 PROGRAMS = ("install", "remove", "ensure_directory")
 INVOCATION_PREFIX = "ep-secret-file-"
 

@@ -33,7 +33,7 @@ def render_firewall(program: str, settings: FirewallSettings) -> str:
     return render_shell_program(
         f"encrypted-platform host firewall ({program}).",
         firewall_params(settings),
-        [FIREWALL_SCRIPTS / "lib.sh"],
+        [SCRIPTS_ROOT / "common.sh", FIREWALL_SCRIPTS / "lib.sh"],
         (FIREWALL_SCRIPTS / f"{program}.sh").read_text(),
     )
 

@@ -991,7 +991,7 @@ class SecretFileOnPlainDisk:
     CHECK = "sf_require_encrypted_storage() {"
     REPLACEMENT = (
         "sf_require_encrypted_storage() {\n"
-        '  [ -d "$EP_MOUNT" ] || sf_die "$EP_MOUNT does not exist"  # docker tier: no LUKS mapping\n'
+        '  [ -d "$EP_MOUNT" ] || ep_die "$EP_MOUNT does not exist"  # docker tier: no LUKS mapping\n'
         "}\n"
         "_sf_require_encrypted_storage_not_used_in_the_docker_tier() {"
     )

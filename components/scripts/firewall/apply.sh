@@ -39,18 +39,18 @@ UNIT
       systemctl enable encrypted-platform-firewall.service >/dev/null 2>&1
     fi
   fi
-  if [ -n "$changed" ]; then fw_log "installed the boot-time firewall"; fi
+  if [ -n "$changed" ]; then ep_log "installed the boot-time firewall"; fi
 }
 
 fw_main() {
-  [ "$(id -u)" -eq 0 ] || fw_die "must run as root (set host.become=true to use sudo)"
+  ep_require_root
   local family changes="" applied=""
   for family in 4 6; do
     if fw_family_available "$family"; then
       changes+=$(fw_apply_family "$family")
       applied+="$family "
     elif [ "$family" = 4 ]; then
-      fw_die "iptables is not usable on this host"
+      ep_die "iptables is not usable on this host"
     fi
   done
   if [ "${1:-}" != "--boot" ]; then fw_install_boot; fi

@@ -6,8 +6,8 @@
 # are rejected unless they answer a connection the host opened (docker-proxy, health probes) or
 # go to an explicitly allowed port.
 
-fw_log() { printf 'encrypted-platform-firewall: %s\n' "$*" >&2; }
-fw_die() { fw_log "ERROR: $*"; exit 1; }
+# Messages (common.sh) name the firewall.
+ep_log_tag() { printf 'encrypted-platform-firewall'; }
 
 # The rules of our chain, in `iptables -S` form, for one address family.
 fw_desired_rules() {

@@ -2,7 +2,7 @@
 # delete of HostFirewall: remove the jumps, the chain and the boot-time program.
 
 fw_main() {
-  [ "$(id -u)" -eq 0 ] || fw_die "must run as root (set host.become=true to use sudo)"
+  ep_require_root
   local family
   for family in 4 6; do
     if fw_family_available "$family"; then fw_remove_family "$family" >/dev/null; fi
@@ -13,7 +13,7 @@ fw_main() {
     systemctl daemon-reload
   fi
   rm -f /usr/local/sbin/encrypted-platform-firewall
-  fw_log "removed"
+  ep_log "removed"
 }
 
 fw_main "$@"

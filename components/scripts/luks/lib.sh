@@ -8,19 +8,8 @@
 # Refuse to run with xtrace on: a trace would print the keys.
 set +o xtrace
 
-ep_log() { printf 'encrypted-platform[%s]: %s\n' "${EP_VOLUME:-?}" "$*" >&2; }
-ep_die() { ep_log "ERROR: $*"; exit 1; }
-
-ep_require_root() {
-  [ "$(id -u)" -eq 0 ] || ep_die "must run as root (set host.become=true to use sudo)"
-}
-
-ep_require_tools() {
-  local tool
-  for tool in "$@"; do
-    command -v "$tool" >/dev/null 2>&1 || ep_die "required tool '$tool' is not installed on the host"
-  done
-}
+# Messages (common.sh) name the volume.
+ep_log_tag() { printf 'encrypted-platform[%s]' "${EP_VOLUME:-?}"; }
 
 # Reads the current key (line 1) and the previous key (optional line 2) from stdin, then
 # detaches stdin so no child process can read what is left.

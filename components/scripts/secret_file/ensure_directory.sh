@@ -3,14 +3,14 @@
 # encrypted volume with the configured owner and mode (a container binds it, or writes into it).
 
 sf_main() {
-  sf_require_root
+  ep_require_root
   exec 0</dev/null
   sf_require_encrypted_storage
   ep_lock_volume "$EP_MAPPER"
   local target
   target=$(sf_target)
   sf_prepare_directories "$target"
-  sf_log "directory $target ready (owner $EP_DIR_OWNER, mode $EP_DIR_MODE)"
+  ep_log "directory $target ready (owner $EP_DIR_OWNER, mode $EP_DIR_MODE)"
 }
 
 sf_main "$@"

@@ -12,13 +12,13 @@ sf_install() {
   directory=$(dirname -- "$target")
   sf_prepare_directories "$directory"
   if [ -L "$target" ] || { [ -e "$target" ] && [ ! -f "$target" ]; }; then
-    sf_die "refusing to replace $target: it is not a regular file"
+    ep_die "refusing to replace $target: it is not a regular file"
   fi
   trap 'rm -f -- "$SF_TEMPORARY"' EXIT
   SF_TEMPORARY=$(mktemp -- "$directory/.secret-file.XXXXXX")
   cat >"$SF_TEMPORARY"
   exec 0</dev/null
-  [ -s "$SF_TEMPORARY" ] || sf_die "no content on stdin (the content must be passed on standard input)"
+  [ -s "$SF_TEMPORARY" ] || ep_die "no content on stdin (the content must be passed on standard input)"
   chown -- "$EP_OWNER" "$SF_TEMPORARY"
   chmod -- "$EP_MODE" "$SF_TEMPORARY"
   # Look before acting: the same content, owner and mode already in place means nothing to do.
@@ -32,12 +32,12 @@ sf_install() {
   mv -f -- "$SF_TEMPORARY" "$target"
   trap - EXIT
   sync -- "$target" 2>/dev/null || sync
-  sf_log "wrote $target (owner $EP_OWNER, mode $EP_MODE)"
+  ep_log "wrote $target (owner $EP_OWNER, mode $EP_MODE)"
   printf '{"file":"%s","changed":true}\n' "$target"
 }
 
 sf_main() {
-  sf_require_root
+  ep_require_root
   sf_require_encrypted_storage
   ep_lock_volume "$EP_MAPPER"
   sf_install

@@ -15,12 +15,8 @@
 
 set +o xtrace
 
-sf_log() { printf 'encrypted-platform[secret-file %s]: %s\n' "$EP_NAME" "$*" >&2; }
-sf_die() { sf_log "ERROR: $*"; exit 1; }
-
-sf_require_root() {
-  [ "$(id -u)" -eq 0 ] || sf_die "must run as root (set host.become=true to use sudo)"
-}
+# Messages (common.sh) name the file.
+ep_log_tag() { printf 'encrypted-platform[secret-file %s]' "$EP_NAME"; }
 
 # "source mountpoint" of the filesystem that holds path $1 (longest mount-point prefix in
 # /proc/mounts; the last entry wins for stacked mounts). The path goes in through the
@@ -44,13 +40,13 @@ sf_filesystem_of() {
 sf_require_encrypted_storage() {
   local physical found source at expected
   expected="/dev/mapper/$EP_MAPPER"
-  [ -d "$EP_MOUNT" ] || sf_die "$EP_MOUNT does not exist: the encrypted volume is not mounted (run its LUKS step first)"
+  [ -d "$EP_MOUNT" ] || ep_die "$EP_MOUNT does not exist: the encrypted volume is not mounted (run its LUKS step first)"
   physical=$(cd -- "$EP_MOUNT" && pwd -P)
   found=$(sf_filesystem_of "$physical")
   source=${found%%$'\n'*}
   at=${found#*$'\n'}
   if [ "$physical" != "$EP_MOUNT" ] || [ "$source" != "$expected" ] || [ "$at" != "$EP_MOUNT" ]; then
-    sf_die "refusing to write: $physical is on '$source' mounted at '$at', not on $expected mounted at $EP_MOUNT (is the volume unlocked?)"
+    ep_die "refusing to write: $physical is on '$source' mounted at '$at', not on $expected mounted at $EP_MOUNT (is the volume unlocked?)"
   fi
 }
 
@@ -60,13 +56,13 @@ sf_target() { printf '%s/%s' "$EP_BASE_DIR" "$EP_RELATIVE_PATH"; }
 # group or others, or is missing (it is then created with that owner and mode $3).
 sf_root_directory() {
   local path=$1 owner=$2 mode=$3
-  if [ -L "$path" ]; then sf_die "refusing to follow the symlink $path (it points to $(readlink -- "$path"))"; fi
+  if [ -L "$path" ]; then ep_die "refusing to follow the symlink $path (it points to $(readlink -- "$path"))"; fi
   if [ ! -e "$path" ]; then
     mkdir -- "$path"
     chown -h "$owner" "$path"
     chmod "$mode" "$path"
   fi
-  [ -d "$path" ] || sf_die "refusing to use $path: it is not a directory"
+  [ -d "$path" ] || ep_die "refusing to use $path: it is not a directory"
 }
 
 # Walks from the mount point down to directory $1 (below EP_BASE_DIR), one component at a time:
@@ -77,7 +73,7 @@ sf_prepare_directories() {
   local target=$1 relative current part
   case "$target" in
     "$EP_BASE_DIR"/*) relative=${target#"$EP_BASE_DIR"/} ;;
-    *) sf_die "refusing to write outside $EP_BASE_DIR: $target" ;;
+    *) ep_die "refusing to write outside $EP_BASE_DIR: $target" ;;
   esac
   sf_root_directory "$EP_BASE_DIR" 0:0 0755
   sf_require_owner "$EP_BASE_DIR" 0:0
@@ -85,7 +81,7 @@ sf_prepare_directories() {
   while [ -n "$relative" ]; do
     part=${relative%%/*}
     if [ "$part" = "$relative" ]; then relative=""; else relative=${relative#*/}; fi
-    case "$part" in "" | . | ..) sf_die "refusing a path with an empty, '.' or '..' component: $target" ;; esac
+    case "$part" in "" | . | ..) ep_die "refusing a path with an empty, '.' or '..' component: $target" ;; esac
     current="$current/$part"
     if [ -n "$relative" ]; then
       sf_root_directory "$current" 0:0 0755
@@ -97,7 +93,7 @@ sf_prepare_directories() {
     fi
   done
   # The same answer from the kernel: the resolved path is the path we walked.
-  [ "$(realpath -e -- "$target")" = "$target" ] || sf_die "refusing to use $target: it resolves to $(realpath -e -- "$target")"
+  [ "$(realpath -e -- "$target")" = "$target" ] || ep_die "refusing to use $target: it resolves to $(realpath -e -- "$target")"
 }
 
 # An intermediate directory must stay root-owned and not writable by group or others; one that is
@@ -107,6 +103,6 @@ sf_require_owner() {
   local path=$1 owner=$2 facts
   facts=$(stat -c '%u:%g %a' -- "$path")
   if [ "${facts% *}" != "$owner" ] || [ $((8#${facts#* } & 8#022)) -ne 0 ]; then
-    sf_die "refusing to use $path: owned by ${facts% *} with mode ${facts#* } (must be $owner, not writable by group or others)"
+    ep_die "refusing to use $path: owned by ${facts% *} with mode ${facts#* } (must be $owner, not writable by group or others)"
   fi
 }

@@ -3,10 +3,10 @@
 # nothing to remove (and nothing may be written on the bare mount point), so that is not an error.
 
 sf_main() {
-  sf_require_root
+  ep_require_root
   exec 0</dev/null
   if [ ! -d "$EP_BASE_DIR" ]; then
-    sf_log "$EP_BASE_DIR is not there (the volume is not mounted); nothing to remove"
+    ep_log "$EP_BASE_DIR is not there (the volume is not mounted); nothing to remove"
     return 0
   fi
   sf_require_encrypted_storage
@@ -15,12 +15,12 @@ sf_main() {
   target=$(sf_target)
   directory=$(dirname -- "$target")
   if [ ! -e "$directory" ] && [ ! -L "$directory" ]; then
-    sf_log "$directory is not there; nothing to remove"
+    ep_log "$directory is not there; nothing to remove"
     return 0
   fi
   sf_prepare_directories "$directory"
   rm -f -- "$target"
-  sf_log "removed $target"
+  ep_log "removed $target"
 }
 
 sf_main "$@"
