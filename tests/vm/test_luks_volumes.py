@@ -178,6 +178,26 @@ def test_rotation_rejects_the_old_passphrase_and_keeps_the_data(vm: VM) -> None:
     assert report(run(vm, ensure(APP_DB_V2), f"{KEY2}\n{KEY1}\n"))["actions"] == "none"
 
 
+def test_a_rerun_while_containers_bind_the_data_directory_changes_nothing(vm: VM) -> None:
+    """Docker's local driver binds the data directory (mount root /data) for each container using
+    the volume: the volume's own consumers, not a second mount of its filesystem."""
+    binds = ["/var/lib/docker/volumes/encrypted-platform-app-db/_data", "/mnt/second-consumer"]
+    vm.ssh(" && ".join(f"mkdir -p {b} && mount --bind {APP_DB.data_dir} {b}" for b in binds))
+    try:
+        assert report(run(vm, ensure(APP_DB_V2), f"{KEY2}\n{KEY1}\n"))["actions"] == "none"
+    finally:
+        vm.ssh("; ".join(f"umount {b}" for b in binds), check=False)
+
+
+def test_the_whole_filesystem_mounted_a_second_time_is_refused(vm: VM) -> None:
+    vm.ssh(f"mkdir -p /mnt/elsewhere && mount /dev/mapper/{APP_DB.mapper} /mnt/elsewhere")
+    try:
+        result = run(vm, ensure(APP_DB_V2), f"{KEY2}\n{KEY1}\n", check=False)
+        assert result.returncode != 0 and "is mounted elsewhere: /mnt/elsewhere" in result.stderr.decode()
+    finally:
+        vm.ssh("umount /mnt/elsewhere", check=False)
+
+
 def test_keys_never_reach_argv_or_environment_in_the_guest(vm: VM) -> None:
     # A watcher inside the guest reads the needle from a file (not its own argv) and records any
     # process whose command line or environment contains it, while a rotation runs.

@@ -57,7 +57,7 @@ ep_mount() {
 
 ep_unmount() {
   local where
-  where=$(ep_mounted_at)
+  where=$(ep_mounted_at all)
   if [ -n "$where" ]; then
     local m
     while IFS= read -r m; do

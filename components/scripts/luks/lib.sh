@@ -62,14 +62,16 @@ ep_mountinfo_escape() {
   printf '%s' "$path"
 }
 
-# Prints the mount points (mountinfo spelling, one per line) where the mapping is mounted.
+# Prints the mount points (mountinfo spelling, one per line) where the mapping's whole filesystem
+# is mounted (mount root "/"). With "all", also the mounts of directories inside it: the binds
+# Docker makes of the volume's data directory for each container using it (mount root "/data").
 ep_mounted_at() {
-  local want id parent devnum root mnt rest
+  local which=${1:-whole} want id parent devnum root mnt rest
   want=$(ep_devnum "$(ep_mapper_path)") || return 0
   [ -n "$want" ] || return 0
   while read -r id parent devnum root mnt rest; do
-    : "$id" "$parent" "$root" "$rest"
-    if [ "$devnum" = "$want" ]; then printf '%s\n' "$mnt"; fi
+    : "$id" "$parent" "$rest"
+    if [ "$devnum" = "$want" ] && { [ "$which" = all ] || [ "$root" = / ]; }; then printf '%s\n' "$mnt"; fi
   done </proc/self/mountinfo
 }
 
