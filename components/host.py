@@ -7,6 +7,7 @@ commands on it (pulumi_command local or remote Command) and a pulumi_docker Prov
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,17 @@ def container_capabilities(
 
     return docker.ContainerCapabilitiesArgs(
         drops=[stored(d) for d in drops], adds=[stored(a) for a in adds] or None
+    )
+
+
+def pids_limit_command(host: DockerHost, container_name: str, pids: int) -> str:
+    """`docker update --pids-limit` for a created container, on the Docker host itself
+    (pulumi-docker 5.2 has no PID-limit argument)."""
+    prefix = "sudo -n " if host.become else ""
+    socket = host.settings.docker_socket
+    return (
+        f"{prefix}docker -H {shlex.quote('unix://' + socket)} update --pids-limit {pids} "
+        f"{shlex.quote(container_name)}"
     )
 
 

@@ -71,7 +71,12 @@ from components.at_rest.secret_file import (
     VolumeFileArgs,
     subdirectory_volume,
 )
-from components.host import CONTAINER_REPLACE_ON_CHANGES, DockerHost, container_capabilities
+from components.host import (
+    CONTAINER_REPLACE_ON_CHANGES,
+    DockerHost,
+    container_capabilities,
+    pids_limit_command,
+)
 from components.in_transit.traefik_config import (
     CONTAINER_WEB_PORT,
     CONTAINER_WEBSECURE_PORT,
@@ -282,6 +287,12 @@ class TraefikEdge(pulumi.ComponentResource):
                 delete_before_replace=True,
                 replace_on_changes=CONTAINER_REPLACE_ON_CHANGES,
             ),
+        )
+        self.pids_limit = args.host.run(
+            f"{name}-pids-limit",
+            create=pids_limit_command(args.host, f"{CONTAINER_PREFIX}-{name}", settings.pids),
+            triggers=[self.container.id],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container]),
         )
         outputs: dict[str, object] = {
             "containerName": self.container.name,

@@ -16,7 +16,6 @@ Command that sets the PID limit (pulumi-docker 5.2's Container has no pids argum
 from __future__ import annotations
 
 import math
-import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -25,7 +24,12 @@ import pulumi_docker as docker
 
 from components.at_rest.encrypted_volume import EncryptedVolume, volume_labels
 from components.at_rest.secret_file import SecretFile, SecretFileArgs
-from components.host import CONTAINER_REPLACE_ON_CHANGES, DockerHost, container_capabilities
+from components.host import (
+    CONTAINER_REPLACE_ON_CHANGES,
+    DockerHost,
+    container_capabilities,
+    pids_limit_command,
+)
 from components.isolation.network import NAME_PREFIX, Attachment, NetworkPlan
 from components.settings import StackSettings
 from components.settings.services import CA_BUNDLE_FILE, CA_BUNDLE_VARIABLES, SERVICE_FILES_DIR
@@ -184,16 +188,6 @@ def files_directory(service: str) -> str:
     return f"services/{service}"
 
 
-def pids_limit_command(host: DockerHost, spec: ServiceSpec) -> str:
-    """`docker update --pids-limit` for the created container, on the Docker host itself."""
-    prefix = "sudo -n " if host.become else ""
-    socket = host.settings.docker_socket
-    return (
-        f"{prefix}docker -H {shlex.quote('unix://' + socket)} update --pids-limit {spec.pids} "
-        f"{shlex.quote(spec.container_name)}"
-    )
-
-
 @dataclass(frozen=True)
 class PlatformServiceArgs:
     spec: ServiceSpec
@@ -293,7 +287,7 @@ class PlatformService(pulumi.ComponentResource):
         )
         self.pids_limit = host.run(
             f"{name}-pids-limit",
-            create=pids_limit_command(host, spec),
+            create=pids_limit_command(host, spec.container_name, spec.pids),
             triggers=[self.container.id],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container]),
         )

@@ -394,6 +394,9 @@ class EdgeSettings(Model):
     memory: ByteSize = Field(
         EDGE_MEMORY_DEFAULT, description="Memory limit of the Traefik container (no swap beyond it)."
     )
+    pids: Annotated[Integer, Field(ge=64, le=65536)] = Field(
+        512, description="Process/thread limit of the Traefik container (Go threads included)."
+    )
 
     @field_validator("memory")
     @classmethod

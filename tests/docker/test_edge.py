@@ -150,6 +150,12 @@ def test_the_daemon_stores_the_capabilities_as_the_program_spells_them(edge_plat
     assert host["CapAdd"] == declared["adds"] and host["CapDrop"] == declared["drops"], (host, declared)
 
 
+def test_the_edge_runs_with_its_pid_limit(edge_platform: Deployment) -> None:
+    """Set after creation by the edge's `docker update --pids-limit` Command."""
+    pids = parse_settings(edge_platform.config).edge.pids
+    assert edge_platform.container("edge").attrs["HostConfig"]["PidsLimit"] == pids
+
+
 def listening_tcp_ports(deployment: Deployment) -> set[int]:
     """TCP ports in LISTEN state in the lab host's network namespace (its /proc/net/tcp{,6})."""
 

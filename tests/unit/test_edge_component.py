@@ -397,3 +397,12 @@ def test_non_root_user_owns_the_key() -> None:
     assert container(run).plain("user") == "65532:65532"
     [command] = [r for r in run.registrations if r.name == "edge-tls-key-install"]
     assert parameter(script_of(command), "EP_OWNER") == "65532:65532"
+
+
+def test_the_edge_gets_its_pid_limit_after_creation() -> None:
+    run = deploy(edge_settings(pids=300))
+    c = container(run)
+    (limit,) = [r for r in run.registrations if r.name == "edge-pids-limit"]
+    argv = shlex.split(limit.plain("create"))
+    assert argv[-4:] == ["update", "--pids-limit", "300", c.plain("name")]
+    assert c.urn in limit.dependencies

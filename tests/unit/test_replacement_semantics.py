@@ -418,11 +418,16 @@ EXPECTED_REPLACEMENTS: dict[str, set[str]] = {
     "dev: a service volume is mounted at another path": {"webapp", "webapp-pids-limit"},
     # The edge joins a new link network and carries the configuration digest as a label; the
     # gateway joins the same new network (networksAdvanced count).
-    "dev: a route to another service is added": {"edge", "llm-gateway", "llm-gateway-pids-limit"},
+    "dev: a route to another service is added": {
+        "edge",
+        "edge-pids-limit",
+        "llm-gateway",
+        "llm-gateway-pids-limit",
+    },
     # A new host name is a new SAN of the dev leaf (dnsNames RequiresReplace).
-    "dev: a route on a new host name is added": {"edge", "edge-dev-csr", "edge-dev-leaf"},
+    "dev: a route on a new host name is added": {"edge", "edge-pids-limit", "edge-dev-csr", "edge-dev-leaf"},
     # The certificate is configuration (digest label); the key file is updated in place.
-    "dev: the custom edge certificate and key are rotated": {"edge"},
+    "dev: the custom edge certificate and key are rotated": {"edge", "edge-pids-limit"},
     "dev: a service secret is rotated (up --replace)": {"secret-app-db-password"},
     "dev: keyVersion + 1": set(),
     "prod: keyVersion + 1": set(),
