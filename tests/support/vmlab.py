@@ -32,7 +32,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -46,6 +45,7 @@ from typing import Any
 import pytest
 
 from tests.support import images
+from tests.support.net import free_port
 
 log = logging.getLogger("vmlab")
 
@@ -626,13 +626,6 @@ def _die_with_parent() -> None:
     # qemu gets SIGKILL when the process that started it dies, even by SIGKILL: no stray VMs.
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (qemu binds it a moment later; boot retries)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def parse_size(size: int | str) -> int:

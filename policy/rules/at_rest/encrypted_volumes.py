@@ -1,4 +1,4 @@
-"""Rule 1: every Docker volume a stack declares or uses lives on LUKS.
+"""Every Docker volume a stack declares or uses lives on LUKS.
 
 A docker.Volume passes only when it binds (local driver, `type: none`, `o: bind`) a directory at
 or under a mount point whose filesystem is a LUKS mapping opened and mounted by a Command of the

@@ -1,4 +1,4 @@
-"""Rule 9: LUKS parameters and key handling, read from the programs Commands run.
+"""LUKS parameters and key handling, read from the programs Commands run.
 
 For every cryptsetup call in a Command's create/update/delete program:
 - luksFormat states --type luks2, --cipher aes-xts-plain64, --key-size 512 and an allowed

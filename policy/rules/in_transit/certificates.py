@@ -1,4 +1,4 @@
-"""Rule 8: certificates.
+"""Certificates.
 
 - In a production stack, every ACME resolver uses a production directory (Let's Encrypt's by
   default, never a staging one) or a configured internal CA. In every stack, an ACME directory

@@ -1,4 +1,4 @@
-"""Rule 6: outbound connections use TLS, and verify it.
+"""Outbound connections use TLS, and verify it.
 
 Settings are environment variables and command-line flags of containers and services,
 structured files uploaded into them (YAML/JSON/TOML), and the backends Traefik forwards to.

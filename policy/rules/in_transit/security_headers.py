@@ -1,4 +1,4 @@
-"""Rule 7: security headers on every HTTP router.
+"""Security headers on every HTTP router.
 
 The headers middlewares a router runs (its own, chains expanded, plus the middlewares of the
 entrypoints it listens on) must together send:

@@ -1,4 +1,4 @@
-"""Rule 3: every route is TLS, whatever form the Traefik configuration takes.
+"""Every route is TLS, whatever form the Traefik configuration takes.
 
 - every HTTP router has TLS (router `tls`, or TLS on every entrypoint it listens on); a router
   without TLS is allowed only when it redirects to https (redirectScheme);

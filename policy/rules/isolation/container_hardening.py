@@ -1,4 +1,4 @@
-"""Rule 10: container hardening.
+"""Container hardening.
 
 No privileged mode; no host network, PID, IPC, user or cgroup namespace; no added capability from
 forbiddenCapabilities (SYS_ADMIN, NET_ADMIN, ALL, ...); no-new-privileges set; no security

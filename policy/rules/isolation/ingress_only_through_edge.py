@@ -1,4 +1,4 @@
-"""Rule 4: traffic enters only through the edge.
+"""Traffic enters only through the edge.
 
 Only the edge (a Traefik workload labelled encrypted-platform.role=edge) publishes ports, only
 the configured ones (80 and 443), each on a fixed host port; nothing publishes all ports.

@@ -1,4 +1,4 @@
-"""Rule 5: isolation.
+"""Isolation.
 
 - A workload attaches only to `internal` networks, except the edge (Traefik labelled edge) and
   declared egress services (label encrypted-platform.egress=true, and listed in this policy's

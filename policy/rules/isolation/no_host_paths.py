@@ -1,4 +1,4 @@
-"""Rule 2: containers and services mount only volumes, tmpfs, and allow-listed read-only files.
+"""Containers and services mount only volumes, tmpfs, and allow-listed read-only files.
 
 A bind mount puts host data (unencrypted, outside the LUKS volumes) into a container or lets the
 container write to the host; the Docker socket hands out root on the host. Host devices are
