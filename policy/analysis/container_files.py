@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from .shell import SHELLS
 from .stack import COMMANDS, SERVICE_CONFIG, VOLUME, Resource
 from .values import UNKNOWN, is_unknown
+from .workloads import workloads_of
 
 if TYPE_CHECKING:
     from .stack import StackModel
@@ -1015,7 +1016,7 @@ class Placement:
 
     def _shared_writable(self, w: Workload, volume: Resource, mount: Any) -> bool:
         name = volume.props.get("name")
-        for other in self.model.workloads:
+        for other in self.model.fact(workloads_of):
             if other.resource is w.resource:
                 continue
             for m in other.mounts:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .stack import REGISTRY_IMAGE, REMOTE_IMAGE
 from .values import UNKNOWN, is_unknown
-from .workloads import Workload
+from .workloads import Workload, workloads_of
 
 if TYPE_CHECKING:
     from .stack import StackModel
@@ -104,4 +104,4 @@ class EdgeFacts:
         return True, "Traefik labelled edge"
 
     def edges(self) -> list[Workload]:
-        return [w for w in self.model.workloads if self.edge_status(w)[0] is True]
+        return [w for w in self.model.fact(workloads_of) if self.edge_status(w)[0] is True]

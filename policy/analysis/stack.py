@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar, cast
 
 from .values import decode
 
-if TYPE_CHECKING:
-    from .edge import EdgeFacts
-    from .luks import LuksFacts
-    from .traefik import TraefikFacts
-    from .workloads import Workload
+F = TypeVar("F")
+
 
 # Resource types the rules read (tokens as the engine sends them).
 CONTAINER = "docker:index/container:Container"
@@ -214,26 +210,11 @@ class StackModel:
 
     # --- derived facts (lazy, shared by the rules) --------------------------------------
 
-    @cached_property
-    def workloads(self) -> list[Workload]:
-        from .workloads import workloads_of
-
-        return workloads_of(self)
-
-    @cached_property
-    def luks(self) -> LuksFacts:
-        from .luks import LuksFacts
-
-        return LuksFacts.of(self)
-
-    @cached_property
-    def traefik(self) -> TraefikFacts:
-        from .traefik import TraefikFacts
-
-        return TraefikFacts.of(self)
-
-    @cached_property
-    def edges(self) -> EdgeFacts:
-        from .edge import EdgeFacts
-
-        return EdgeFacts.of(self)
+    def fact(self, derive: Callable[[StackModel], F]) -> F:
+        """A fact derived from the whole stack (`LuksFacts.of`, `TraefikFacts.of`, `EdgeFacts.of`,
+        `workloads_of`, ...), computed once per model and shared by every rule that asks. The
+        fact's module imports this one, never the reverse."""
+        cache: dict[Callable[[StackModel], Any], Any] = self.__dict__.setdefault("_facts", {})
+        if derive not in cache:
+            cache[derive] = derive(self)
+        return cast(F, cache[derive])

@@ -38,9 +38,10 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from .container_files import ContainerFile, ContainerView, OpaqueRegion, Placement
+from .edge import EdgeFacts
 from .stack import COMMANDS, DOCKER_SECRET, SERVICE_CONFIG, Resource
 from .values import is_unknown
-from .workloads import Workload
+from .workloads import Workload, workloads_of
 
 if TYPE_CHECKING:
     from .stack import StackModel
@@ -188,10 +189,10 @@ class TraefikFacts:
     @staticmethod
     def of(model: StackModel) -> TraefikFacts:
         facts = TraefikFacts()
-        edges = model.edges
+        edges = model.fact(EdgeFacts.of)
         unknown_labels: list[tuple[Workload, str]] = []
         seen: set[tuple[str, str]] = set()
-        for w in model.workloads:
+        for w in model.fact(workloads_of):
             traefik = edges.is_traefik(w)
             if traefik is True:
                 facts.traefik_workloads.append(w)

@@ -52,6 +52,7 @@ def test_the_tree_keeps_every_contract() -> None:
             "from rules.in_transit import tls_only_routes",
             "Rules never import rules",
         ),
+        ("policy/analysis/stack.py", "from analysis import luks", "The stack model imports no derived fact"),
         ("components/in_transit/traefik_config.py", "import pulumi", "Pure renderers"),
         ("components/settings/storage.py", "import pulumi_docker", "Pure renderers"),
         ("platform_rules/tls_verification.py", "import analysis.values", "The shared rules import neither"),

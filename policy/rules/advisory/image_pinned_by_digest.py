@@ -8,16 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from analysis.edge import pinned_by_digest
+from analysis.edge import EdgeFacts, pinned_by_digest
 from analysis.rule import Context, Finding, Rule, unknown_finding
+from analysis.workloads import workloads_of
 
 NAME = "image-pinned-by-digest"
 
 
 def check(ctx: Context) -> Iterator[Finding]:
     assert ctx.model is not None
-    for w in ctx.model.workloads:
-        facts = ctx.model.edges.image(w)
+    for w in ctx.model.fact(workloads_of):
+        facts = ctx.model.fact(EdgeFacts.of).image(w)
         if facts.unknown:
             yield unknown_finding(w.resource, w.image_field, "that the image is pinned by digest", "image")
             continue

@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from analysis.luks import LuksFacts
 from analysis.rule import Context, Finding, Rule, unknown_finding
 from analysis.stack import VOLUME, Resource, StackModel
 from analysis.values import is_unknown
-from analysis.workloads import Mount
+from analysis.workloads import Mount, workloads_of
 
 NAME = "encrypted-volumes"
 LUKS_BIND_FIX = (
@@ -102,7 +103,7 @@ def volume_spec_findings(
                 f"{subject}:device",
             )
         ]
-    luks = model.luks
+    luks = model.fact(LuksFacts.of)
     provided = luks.provider_of(device)
     if provided is None:
         hints = []
@@ -246,7 +247,7 @@ def check(ctx: Context) -> Iterator[Finding]:
     assert model is not None
     for volume in model.of_type(VOLUME):
         yield from _volume_findings(model, volume)
-    for w in model.workloads:
+    for w in model.fact(workloads_of):
         for m in w.mounts:
             yield from _check_mount(model, w, m)
 

@@ -15,6 +15,7 @@ import posixpath
 from collections.abc import Iterator
 
 from analysis.command_effects import PathOp, effects_of, normalized
+from analysis.luks import LuksFacts
 from analysis.rule import Context, Finding, Rule
 from analysis.stack import COMMANDS, Resource
 
@@ -46,7 +47,7 @@ def _finding(r: Resource, op: PathOp, problem: str, subject: str) -> Finding:
 def check(ctx: Context) -> Iterator[Finding]:
     model = ctx.model
     assert model is not None
-    luks = model.luks
+    luks = model.fact(LuksFacts.of)
     points = sorted({p.path for p in luks.provided})
     point_set = set(points)
     above: dict[str, list[str]] = {}  # every parent directory of a mount point -> those points

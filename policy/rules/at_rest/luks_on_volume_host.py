@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+from analysis.luks import LuksFacts
 from analysis.rule import Context, Finding, Rule, unknown_finding
 from analysis.stack import LOCAL_COMMAND, VOLUME, Resource, StackModel
 from analysis.values import UNKNOWN, get_path, is_unknown
@@ -76,7 +77,7 @@ def _show(where: Any) -> str:
 def check(ctx: Context) -> Iterator[Finding]:
     model = ctx.model
     assert model is not None
-    luks = model.luks
+    luks = model.fact(LuksFacts.of)
     for volume in model.of_type(VOLUME):
         device = get_path(volume.props, "driverOpts", "device")
         if not isinstance(device, str):

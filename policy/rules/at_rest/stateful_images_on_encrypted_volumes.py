@@ -13,11 +13,12 @@ import posixpath
 from collections.abc import Iterator
 from typing import Any
 
+from analysis.luks import LuksFacts
 from analysis.rule import Context, Finding, Rule, unknown_finding
 from analysis.stack import REMOTE_IMAGE, VOLUME, StackModel
 from analysis.stateful import stateful_image
 from analysis.values import get_path, is_unknown
-from analysis.workloads import Workload
+from analysis.workloads import Workload, workloads_of
 
 NAME = "stateful-images-on-encrypted-volumes"
 
@@ -46,7 +47,9 @@ def _encrypted_targets(model: StackModel, w: Workload) -> list[str]:
         devices = [get_path(v.props, "driverOpts", "device") for v in volumes]
         if not devices and isinstance(get_path(m.driver_options, "device"), str):
             devices = [get_path(m.driver_options, "device")]
-        if devices and all(isinstance(d, str) and model.luks.provider_of(d) is not None for d in devices):
+        if devices and all(
+            isinstance(d, str) and model.fact(LuksFacts.of).provider_of(d) is not None for d in devices
+        ):
             out.append(posixpath.normpath(m.target))
     return out
 
@@ -54,7 +57,7 @@ def _encrypted_targets(model: StackModel, w: Workload) -> list[str]:
 def check(ctx: Context) -> Iterator[Finding]:
     model = ctx.model
     assert model is not None
-    for w in model.workloads:
+    for w in model.fact(workloads_of):
         images = _images(model, w)
         if images is None:
             yield unknown_finding(

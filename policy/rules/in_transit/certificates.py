@@ -23,8 +23,9 @@ from typing import Any
 
 from analysis.rule import Context, Finding, Rule, unknown_finding
 from analysis.stack import CERTIFICATE_GENERATORS, COMMANDS, DOCKER_SECRET, SERVICE_CONFIG, StackInfo
-from analysis.traefik import get
+from analysis.traefik import TraefikFacts, get
 from analysis.values import is_unknown, iter_strings
+from analysis.workloads import workloads_of
 
 NAME = "certificates"
 PEM_CERT = re.compile(r"-----BEGIN CERTIFICATE-----\s+([A-Za-z0-9+/=\s]+?)-----END CERTIFICATE-----")
@@ -78,7 +79,7 @@ def check(ctx: Context) -> Iterator[Finding]:
     assert model is not None
     production, why = is_production(model.info, dict(ctx.config))
     allowed = list(ctx.config["acmeProductionDirectories"]) + list(ctx.config["internalAcmeDirectories"])
-    for static in model.traefik.statics:
+    for static in model.fact(TraefikFacts.of).statics:
         resolvers = get(static.tree, "certificatesresolvers")
         if not isinstance(resolvers, dict):
             continue
@@ -141,7 +142,7 @@ def check(ctx: Context) -> Iterator[Finding]:
                         "fix the certificate's validity period",
                         f"certificate:{subject}",
                     )
-    for w in model.workloads:
+    for w in model.fact(workloads_of):
         for up in w.uploads:
             if not is_unknown(up.content):
                 continue
@@ -157,7 +158,7 @@ def check(ctx: Context) -> Iterator[Finding]:
                 w.resource, up.field, "that the uploaded certificate is valid", f"certificate:{path}"
             )
     # Certificates a host Command writes from stdin onto a volume a workload mounts.
-    workload_resources = [w.resource for w in model.workloads]
+    workload_resources = [w.resource for w in model.fact(workloads_of)]
     for cmd in model.of_type(*COMMANDS):
         stdin = cmd.props.get("stdin")
         program = cmd.props.get("create")

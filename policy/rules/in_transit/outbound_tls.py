@@ -25,8 +25,9 @@ from urllib.parse import parse_qs, urlsplit
 import yaml
 from analysis.rule import Context, Finding, Rule, unknown_finding
 from analysis.stack import StackModel
-from analysis.traefik import get
+from analysis.traefik import TraefikFacts, get
 from analysis.values import is_unknown, iter_strings
+from analysis.workloads import workloads_of
 
 from platform_rules import tls_verification
 
@@ -89,7 +90,7 @@ def is_verification_name(name: str) -> bool:
 
 def internal_names(model: StackModel, extra: list[str]) -> set[str]:
     names = {"localhost", *[e.lower() for e in extra]}
-    for w in model.workloads:
+    for w in model.fact(workloads_of):
         names.add(w.resource.name.lower())
         if isinstance(w.docker_name, str):
             names.add(w.docker_name.lower())
@@ -157,7 +158,7 @@ def check(ctx: Context) -> Iterator[Finding]:
     model = ctx.model
     assert model is not None
     internal = internal_names(model, list(ctx.config["internalHosts"]))
-    for w in model.workloads:
+    for w in model.fact(workloads_of):
         r = w.resource
         if is_unknown(w.env):
             yield unknown_finding(
@@ -228,7 +229,7 @@ def check(ctx: Context) -> Iterator[Finding]:
                             f"file:{up.path}:{dotted}",
                         )
     # Backends Traefik forwards to (service URLs, forwardAuth) are outbound connections too.
-    for src, tree in model.traefik.dynamics:
+    for src, tree in model.fact(TraefikFacts.of).dynamics:
         for path, value in iter_strings(tree):
             last = str(path[-1]) if path else ""
             if last in ("url", "address") and isinstance(value, str):

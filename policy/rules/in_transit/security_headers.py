@@ -101,7 +101,7 @@ def missing_headers(headers: list[dict[str, Any]], min_hsts: int) -> list[str]:
 
 def check(ctx: Context) -> Iterator[Finding]:
     assert ctx.model is not None
-    facts = ctx.model.traefik
+    facts = ctx.model.fact(TraefikFacts.of)
     min_hsts = int(ctx.config["minHstsSeconds"])
     eps = facts.entrypoints()
     for router in facts.routers:

@@ -56,7 +56,7 @@ def _version_index(value: Any) -> int | None:
 
 def check(ctx: Context) -> Iterator[Finding]:
     assert ctx.model is not None
-    facts = ctx.model.traefik
+    facts = ctx.model.fact(TraefikFacts.of)
     minimum = _version_index(ctx.config["minimumTlsVersion"]) or 2
     for u in facts.unverifiable:
         if u.unseen:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from analysis.rule import Context, Finding, Rule
-from analysis.traefik import VISIBLE_PROVIDERS, get
+from analysis.traefik import VISIBLE_PROVIDERS, TraefikFacts, get
 
 NAME = "traefik-providers-visible"
 CLEAR_TEXT_SCHEMES = ("tcp://", "http://")
@@ -24,7 +24,7 @@ CLEAR_TEXT_SCHEMES = ("tcp://", "http://")
 
 def check(ctx: Context) -> Iterator[Finding]:
     assert ctx.model is not None
-    for provider in ctx.model.traefik.providers:
+    for provider in ctx.model.fact(TraefikFacts.of).providers:
         if provider.name in VISIBLE_PROVIDERS:
             continue
         src = provider.source

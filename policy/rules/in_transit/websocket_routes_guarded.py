@@ -27,6 +27,7 @@ from typing import Any
 from analysis.rule import Context, Finding, Rule
 from analysis.traefik import Router, TraefikFacts, as_names, get, is_https_redirect_router, strip_provider
 from analysis.values import is_unknown
+from analysis.workloads import workloads_of
 
 NAME = "websocket-routes-guarded"
 WEBSOCKET_LABEL = "encrypted-platform.websocket"
@@ -154,19 +155,21 @@ def _backend_labels(ctx: Context, router: Router) -> list[Any]:
     model = ctx.model
     out: list[Any] = []
     if router.source.form == "labels":
-        w = next((w for w in model.workloads if w.resource is router.source.resource), None)
+        w = next((w for w in model.fact(workloads_of) if w.resource is router.source.resource), None)
         if w is not None:
             out.append(w.labels)
     service = router.conf.get("service")
     if isinstance(service, str):
-        for _src, tree in model.traefik.dynamics:
+        for _src, tree in model.fact(TraefikFacts.of).dynamics:
             conf = get(tree, "http", "services", strip_provider(service))
             servers = get(conf, "loadbalancer", "servers") if isinstance(conf, dict) else None
             for server in servers if isinstance(servers, list) else []:
                 url = get(server, "url") if isinstance(server, dict) else None
                 m = _URL_HOST.match(url) if isinstance(url, str) else None
                 if m:
-                    out.extend(w.labels for w in model.workloads if w.name.lower() == m.group(1).lower())
+                    out.extend(
+                        w.labels for w in model.fact(workloads_of) if w.name.lower() == m.group(1).lower()
+                    )
     return out
 
 
@@ -191,7 +194,7 @@ def websocket_reasons(ctx: Context, router: Router) -> list[str]:
 
 def check(ctx: Context) -> Iterator[Finding]:
     assert ctx.model is not None
-    facts = ctx.model.traefik
+    facts = ctx.model.fact(TraefikFacts.of)
     eps = facts.entrypoints()
     for router in facts.routers:
         if router.protocol != "http":

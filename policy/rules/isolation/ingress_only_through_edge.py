@@ -8,17 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from analysis.edge import EdgeFacts
 from analysis.rule import Context, Finding, Rule, unknown_finding
 from analysis.values import is_unknown, to_int
+from analysis.workloads import workloads_of
 
 NAME = "ingress-only-through-edge"
 
 
 def check(ctx: Context) -> Iterator[Finding]:
     assert ctx.model is not None
-    edges = ctx.model.edges
+    edges = ctx.model.fact(EdgeFacts.of)
     allowed = {int(p) for p in ctx.config["publishedPorts"]}
-    for w in ctx.model.workloads:
+    for w in ctx.model.fact(workloads_of):
         r = w.resource
         if is_unknown(w.publish_all):
             yield unknown_finding(r, "publishAllPorts", "that no port is published", "publish-all")

@@ -15,10 +15,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from analysis.edge import EdgeFacts
 from analysis.rule import Context, Finding, Rule, unknown_finding
 from analysis.stack import NETWORK, Resource, StackModel
 from analysis.values import is_unknown, label_map
-from analysis.workloads import NETWORK_ROLE_LABEL, NetworkAttachment, Workload
+from analysis.workloads import NETWORK_ROLE_LABEL, NetworkAttachment, Workload, workloads_of
 
 NAME = "network-isolation"
 BUILTIN_NOT_INTERNAL = {"bridge", "default", "host", "docker_gwbridge", "ingress"}
@@ -89,9 +90,9 @@ def check(ctx: Context) -> Iterator[Finding]:
     for net in model.of_type(NETWORK):
         yield from _network_findings(net, list(ctx.config["nonInternalOverlayRoles"]))
     egress_allowed = ctx.config.get("egressServices")
-    for w in model.workloads:
+    for w in model.fact(workloads_of):
         r = w.resource
-        edge, edge_reason = model.edges.edge_status(w)
+        edge, edge_reason = model.fact(EdgeFacts.of).edge_status(w)
         egress = w.declares_egress()
         for att in w.networks:
             target = _resolve(model, w, att)
