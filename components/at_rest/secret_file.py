@@ -30,6 +30,7 @@ import pulumi_docker as docker
 
 from components.at_rest.encrypted_volume import LABEL_PREFIX, EncryptedVolume, volume_labels
 from components.host import DockerHost
+from components.settings.grammar import UID_GID
 from components.shell import SCRIPTS_ROOT, invocation, render_shell_program
 
 SCRIPTS_DIR = SCRIPTS_ROOT / "secret_file"
@@ -38,7 +39,6 @@ PROGRAMS = ("install", "remove", "ensure_directory")
 INVOCATION_PREFIX = "ep-secret-file-"
 
 _RELATIVE = re.compile(r"[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*")
-_OWNER = re.compile(r"[0-9]{1,10}:[0-9]{1,10}")
 _MODE = re.compile(r"0[0-7]{3}")
 
 
@@ -67,7 +67,7 @@ class VolumeFileSpec:
         if not _RELATIVE.fullmatch(self.relative_path) or any(p in (".", "..") for p in parts):
             raise ValueError(f"volume file path must be relative without '.' or '..': {self.relative_path!r}")
         for owner in (self.owner, self.directory_owner):
-            if not _OWNER.fullmatch(owner):
+            if not UID_GID.matches(owner):
                 raise ValueError(f"owner must be numeric uid:gid: {owner!r}")
         # A secret's file is owner-only. Its directory is owner-only when the file's owner owns it;
         # a root-owned directory that a container only reads (the edge's TLS key) may be
