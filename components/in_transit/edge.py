@@ -233,9 +233,10 @@ class TraefikEdge(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=args.host.provider),
         )
         labels: dict[str, pulumi.Input[str]] = {**self.labels(settings), CONFIG_DIGEST_LABEL: digest}
+        container_name = f"{CONTAINER_PREFIX}-{name}"
         self.container = docker.Container(
             name,
-            name=f"{CONTAINER_PREFIX}-{name}",
+            name=container_name,
             image=self.image.image_id,
             command=["traefik", f"--configFile={layout.config_file}"],
             user=settings.user,
@@ -290,7 +291,7 @@ class TraefikEdge(pulumi.ComponentResource):
         )
         self.pids_limit = args.host.run(
             f"{name}-pids-limit",
-            create=pids_limit_command(args.host, f"{CONTAINER_PREFIX}-{name}", settings.pids),
+            create=pids_limit_command(args.host, container_name, settings.pids),
             triggers=[self.container.id],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container]),
         )
