@@ -12,20 +12,13 @@ from collections.abc import Mapping
 
 import pulumi
 import pulumi_docker as docker
-import pulumi_random as random
 
-from components.at_rest.encrypted_volume import EncryptedVolume, EncryptedVolumeArgs
+from components.at_rest.encrypted_volume import EncryptedVolume
+from components.composition import encrypted_volumes, service_secrets, traefik_edge
 from components.host import DockerHost
-from components.in_transit.edge import TraefikEdge, TraefikEdgeArgs
 from components.isolation.firewall import HostFirewall
-from components.isolation.network import EDGE, NetworkPlan, edge_targets, make_network, plan_networks
-from components.isolation.service import (
-    SECRET_LENGTH,
-    PlatformService,
-    PlatformServiceArgs,
-    ServiceSpec,
-    service_specs,
-)
+from components.isolation.network import EDGE, NetworkPlan, make_network, plan_networks
+from components.isolation.service import PlatformService, PlatformServiceArgs, service_specs
 from components.outputs import stack_outputs
 from components.settings import StackSecrets, StackSettings
 from components.settings.services import ownership_warnings
@@ -46,10 +39,6 @@ def defer_full_collections() -> None:
     reference cycles are still freed at once."""
     young, middle, _ = gc.get_threshold()
     gc.set_threshold(young, middle, FULL_COLLECTION_AFTER)
-
-
-def secret_names(specs: dict[str, ServiceSpec]) -> list[str]:
-    return sorted({secret for spec in specs.values() for secret in spec.secrets})
 
 
 class Platform(pulumi.ComponentResource):
@@ -102,20 +91,9 @@ class Platform(pulumi.ComponentResource):
             stack=stack,
             opts=child,
         )
-        self.volumes = {
-            volume_name: EncryptedVolume(
-                volume_name,
-                EncryptedVolumeArgs(
-                    host=self.host,
-                    volume=volume,
-                    encryption=settings.encryption,
-                    project=project,
-                    stack=stack,
-                ),
-                opts=child,
-            )
-            for volume_name, volume in settings.volumes.items()
-        }
+        self.volumes = encrypted_volumes(
+            settings, host_of=lambda _: self.host, opts_of=lambda _: child, project=project, stack=stack
+        )
 
         # The host firewall goes first: no container network exists before containers are kept
         # away from the host's own services.
@@ -133,15 +111,7 @@ class Platform(pulumi.ComponentResource):
         self.networks = {key: component.network for key, component in self.network_components.items()}
 
         specs = service_specs(settings, self.network_plan)
-        self.secrets = {
-            secret: random.RandomPassword(
-                f"secret-{secret}",
-                length=SECRET_LENGTH,
-                special=False,
-                opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result"]),
-            )
-            for secret in secret_names(specs)
-        }
+        self.secrets = service_secrets(specs, parent=self)
         secrets_volume = self.volumes.get(settings.runtime.secrets_volume)
         self.platform_services: dict[str, PlatformService] = {
             service: PlatformService(
@@ -160,7 +130,15 @@ class Platform(pulumi.ComponentResource):
             for service, spec in specs.items()
         }
         self.services = self.platform_services
-        self.edge = self._edge(settings, secrets) if settings.edge.routes else None
+        self.edge = traefik_edge(
+            settings,
+            secrets,
+            host=self.host,
+            network_plan=self.network_plan,
+            networks=self.networks,
+            volumes=self.volumes,
+            opts=child,
+        )
         # Plain facts, known at preview (components/outputs.py); __main__.py exports them.
         self.outputs = stack_outputs(settings, self.network_plan, project=project, stack=stack)
         self.register_outputs(self.outputs)
@@ -173,25 +151,3 @@ class Platform(pulumi.ComponentResource):
             for name, workload in sorted(workloads.items())
             if isinstance(image := getattr(workload, "image", None), docker.RemoteImage)
         }
-
-    def _edge(self, settings: StackSettings, secrets: StackSecrets) -> TraefikEdge:
-        """The Traefik edge: on the ingress network (its published ports) and on the link network
-        of each service it forwards to, where that service answers to its own name."""
-        attachments = self.network_plan.of(EDGE)
-        ingress = [a for a in attachments if a.network == "ingress"]
-        links = [a for a in attachments if a.network != "ingress"]
-        return TraefikEdge(
-            "edge",
-            TraefikEdgeArgs(
-                host=self.host,
-                settings=settings.edge,
-                environment=settings.environment,
-                backend_hosts={service: service for service in edge_targets(settings)},
-                ingress_network=self.networks[ingress[0].network].name,
-                networks=[self.networks[a.network].name for a in links],
-                secrets_volume=self.volumes[settings.runtime.secrets_volume],
-                logs_volume=self.volumes[settings.runtime.logs_volume],
-                tls_private_key=secrets.edge_tls_private_key,
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )

@@ -31,21 +31,13 @@ from typing import cast
 
 import pulumi
 import pulumi_docker as docker
-import pulumi_random as random
 
-from components.at_rest.encrypted_volume import EncryptedVolume, EncryptedVolumeArgs
+from components.at_rest.encrypted_volume import EncryptedVolume
+from components.composition import encrypted_volumes, service_secrets, traefik_edge
 from components.host import DockerHost
-from components.in_transit.edge import TraefikEdge, TraefikEdgeArgs
 from components.isolation.firewall import HostFirewall
-from components.isolation.network import (
-    EDGE,
-    NetworkPlan,
-    NetworkSpec,
-    edge_targets,
-    network_args,
-    plan_networks,
-)
-from components.isolation.service import PIDS_LABEL, SECRET_LENGTH, ServiceSpec, service_specs
+from components.isolation.network import NetworkPlan, NetworkSpec, network_args, plan_networks
+from components.isolation.service import PIDS_LABEL, ServiceSpec, service_specs
 from components.settings import StackSecrets, StackSettings
 from components.settings.services import CA_BUNDLE_FILE, SERVICE_FILES_DIR
 from components.settings.swarm import MIN_ENCRYPTED_OVERLAY_ENGINE
@@ -136,22 +128,15 @@ class SwarmPlatform(pulumi.ComponentResource):
             parent=self, provider=manager.provider, depends_on=list(self.preflights.values())
         )
 
-        self.volumes: dict[str, EncryptedVolume] = {
-            volume: EncryptedVolume(
-                volume,
-                EncryptedVolumeArgs(
-                    host=self.nodes[swarm.node_of_volume(volume)],
-                    volume=config,
-                    encryption=settings.encryption,
-                    project=args.project,
-                    stack=args.stack,
-                ),
-                opts=pulumi.ResourceOptions(
-                    parent=self, depends_on=[self.preflights[swarm.node_of_volume(volume)]]
-                ),
-            )
-            for volume, config in settings.volumes.items()
-        }
+        self.volumes: dict[str, EncryptedVolume] = encrypted_volumes(
+            settings,
+            host_of=lambda volume: self.nodes[swarm.node_of_volume(volume)],
+            opts_of=lambda volume: pulumi.ResourceOptions(
+                parent=self, depends_on=[self.preflights[swarm.node_of_volume(volume)]]
+            ),
+            project=args.project,
+            stack=args.stack,
+        )
 
         self.network_plan: NetworkPlan = plan_networks(settings, swarm=True)
         edge_host = self.nodes[swarm.edge]
@@ -160,11 +145,7 @@ class SwarmPlatform(pulumi.ComponentResource):
             self.networks[spec.key] = self._network(spec, manager, edge_host)
 
         specs = service_specs(settings, self.network_plan)
-        secret_names = sorted({s for spec in specs.values() for s in spec.secrets})
-        self.secret_values = {
-            secret: _random_secret(f"secret-{secret}", pulumi.ResourceOptions(parent=self))
-            for secret in secret_names
-        }
+        self.secret_values = service_secrets(specs, parent=self)
         self.swarm_secrets: dict[str, docker.Secret] = {
             secret: docker.Secret(
                 f"swarm-secret-{secret}",
@@ -185,7 +166,16 @@ class SwarmPlatform(pulumi.ComponentResource):
         self.services: dict[str, docker.Service] = {
             service: self._service(settings, spec, on_manager) for service, spec in specs.items()
         }
-        self.edge = self._edge(settings, args.secrets, edge_host) if settings.edge.routes else None
+        # The edge after the services: its routes point at their names from its first start.
+        self.edge = traefik_edge(
+            settings,
+            args.secrets,
+            host=edge_host,
+            network_plan=self.network_plan,
+            networks=self.networks,
+            volumes=self.volumes,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.services.values())),
+        )
         self.register_outputs(
             {
                 "nodes": sorted(self.nodes),
@@ -310,37 +300,9 @@ class SwarmPlatform(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=depends)),
         )
 
-    def _edge(self, settings: StackSettings, secrets: StackSecrets, edge_host: DockerHost) -> TraefikEdge:
-        attachments = self.network_plan.of(EDGE)
-        links = [a for a in attachments if a.network != "ingress"]
-        return TraefikEdge(
-            "edge",
-            TraefikEdgeArgs(
-                host=edge_host,
-                settings=settings.edge,
-                environment=settings.environment,
-                backend_hosts={service: service for service in edge_targets(settings)},
-                ingress_network=self.networks["ingress"].name,
-                networks=[self.networks[a.network].name for a in links],
-                secrets_volume=self.volumes[settings.runtime.secrets_volume],
-                logs_volume=self.volumes[settings.runtime.logs_volume],
-                tls_private_key=secrets.edge_tls_private_key,
-            ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.services.values())),
-        )
-
 
 def _b64(value: str) -> str:
     return base64.b64encode(value.encode()).decode()
-
-
-def _random_secret(name: str, opts: pulumi.ResourceOptions) -> random.RandomPassword:
-    return random.RandomPassword(
-        name,
-        length=SECRET_LENGTH,
-        special=False,
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["result"])),
-    )
 
 
 def swarm_summary(settings: StackSettings) -> Mapping[str, object]:

@@ -32,6 +32,7 @@ from components.settings.keys import NAME_PREFIX
 ROLE_LABEL = f"{NAME_PREFIX}.network.role"
 LINK_LABEL = f"{NAME_PREFIX}.network.link"
 EDGE = "edge"  # the edge's member name in network plans (a service may not take it)
+INGRESS = "ingress"  # the ingress network's key in network plans
 
 INGRESS_NETWORK = f"{NAME_PREFIX}-ingress"
 EGRESS_NETWORK = f"{NAME_PREFIX}-egress"
@@ -142,7 +143,7 @@ def plan_networks(settings: StackSettings, *, swarm: bool = False) -> NetworkPla
     # edge's host in both modes: the edge is a plain container there, and the Swarm routing mesh
     # (an unencrypted overlay) is never used.
     if edge_targets(settings):
-        ingress = NetworkSpec(key="ingress", name=INGRESS_NETWORK, role="ingress", members=(EDGE,))
+        ingress = NetworkSpec(key=INGRESS, name=INGRESS_NETWORK, role="ingress", members=(EDGE,))
         networks.append(ingress)
         attach(EDGE, Attachment(ingress.key, ingress.name))
 
