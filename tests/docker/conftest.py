@@ -25,7 +25,9 @@ import pytest
 from components.settings.edge import ImageSettings
 from components.settings.services import BUILTIN_SERVICES
 from tests.support import dockerlab
-from tests.support.acting_mocks import ActingMocks, Context, RunReport, deploy
+from tests.support.acting_mocks.engine import ActingMocks, RunReport
+from tests.support.acting_mocks.executor import Context
+from tests.support.acting_mocks.monitor import deploy
 from tests.support.dockerlab import DockerLab
 from tests.support.images import python_rootfs, standin_changes, traefik_rootfs
 from tests.support.program_runner import ProgramRun

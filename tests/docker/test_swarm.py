@@ -23,7 +23,9 @@ import pytest
 from components.settings import parse_settings
 from components.settings.services import BUILTIN_SERVICES
 from components.swarm import preflight_program
-from tests.support.acting_mocks import ActingMocks, Context, deploy
+from tests.support.acting_mocks.engine import ActingMocks
+from tests.support.acting_mocks.executor import Context
+from tests.support.acting_mocks.monitor import deploy
 from tests.support.dockerlab import DockerLab
 from tests.support.images import PROBE
 

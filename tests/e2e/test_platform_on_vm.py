@@ -29,7 +29,7 @@ import pytest
 from components.settings import parse_settings
 from components.settings.edge import ImageSettings
 from components.settings.services import BUILTIN_SERVICES
-from tests.support.acting_mocks import ProtectedResource
+from tests.support.acting_mocks.engine import ProtectedResource
 from tests.support.analyzer import capture, evaluate
 from tests.support.apply_harness import ApplyHarness
 from tests.support.edgelab import (

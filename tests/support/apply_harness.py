@@ -1,7 +1,7 @@
 """Apply harness (test-only): perform a stack on a real remote Docker host, the way `pulumi up`
 would with the real providers, using the SDK's mock runtime.
 
-It is the acting mocks (tests/support/acting_mocks.py) with two executors that act remotely:
+It is the acting mocks (tests/support/acting_mocks/) with two executors that act remotely:
 
 - `command:remote:Command` runs its create/update/delete text over SSH with exactly the declared
   `connection` (host, port, user, private key, pinned host key) and `stdin`, as pulumi-command's
@@ -19,7 +19,7 @@ State per URN is kept between runs (see ActingMocks): a second apply does nothin
 resources, runs `update` for changed commands, replaces changed containers and deletes resources
 that are no longer declared. Any input field not listed below fails the run (UnhonouredInput).
 
-Honoured input fields, beyond those of acting_mocks.py:
+Honoured input fields, beyond those of the acting mocks:
   command:remote:Command             connection[host, port, user, privateKey, hostKey,
       dialErrorLimit, perDialTimeout], create, update, delete, stdin, triggers,
       addPreviousOutputInEnv (must be false). Replacement follows PROVIDER_REPLACEMENT (acting
@@ -45,20 +45,11 @@ from typing import Any
 
 import docker
 
-from .acting_mocks import (
-    HONOURED,
-    ActingMocks,
-    ActingMonitor,
-    Context,
-    DockerProviderExecutor,
-    Executor,
-    Recorded,
-    Request,
-    RunReport,
-    UnhonouredInput,
-    default_executors,
-    deploy,
-)
+from .acting_mocks.docker_resources import DockerProviderExecutor
+from .acting_mocks.engine import ActingMocks, RunReport, default_executors
+from .acting_mocks.executor import Context, Executor, Recorded, Request
+from .acting_mocks.inputs import HONOURED, UnhonouredInput
+from .acting_mocks.monitor import ActingMonitor, deploy
 from .analyzer import CapturedResource, CapturedStack, captured_resource
 from .docker_ssh import ssh_docker_client
 from .program_runner import PROJECT, ProgramRun, engine_config
@@ -200,7 +191,7 @@ class SshDockerProviderExecutor(DockerProviderExecutor):
     def _client(self, ctx: Context, inputs: Mapping[str, Any]) -> docker.DockerClient:
         host = inputs["host"]
         if not host.startswith("ssh://"):
-            return ctx._open(host)  # noqa: SLF001
+            return ctx.open_client(host)
         options = json.loads(inputs.get("sshOpts") or "[]")
         digest = hashlib.sha256(json.dumps(options).encode()).hexdigest()[:12]
         wrapper_dir = self.workdir / f"docker-ssh-{digest}"

@@ -1,6 +1,6 @@
 """What `pulumi up` would replace when an operator changes the stack routinely, with the real
-providers' replacement rules (PROVIDER_REPLACEMENT in tests/support/acting_mocks.py, read from
-their sources): the program runs twice under the mock runtime, through the acting mocks'
+providers' replacement rules (PROVIDER_REPLACEMENT in tests/support/acting_mocks/replacement.py,
+read from their sources): the program runs twice under the mock runtime, through the acting mocks'
 bookkeeping, with executors that compute outputs instead of acting (a replaced resource gets new
 ids and new computed values, as it would for real, so its dependents see the change).
 
@@ -27,20 +27,15 @@ from typing import Any, cast
 
 import pytest
 
-from tests.support.acting_mocks import (
+from tests.support.acting_mocks.engine import ActingMocks, RunReport, default_executors
+from tests.support.acting_mocks.executor import Context, Executor, Recorded, Request
+from tests.support.acting_mocks.inputs import UnhonouredInput
+from tests.support.acting_mocks.monitor import deploy
+from tests.support.acting_mocks.replacement import (
     FORCE_NEW,
     IN_PLACE,
     PROVIDER_REPLACEMENT,
-    ActingMocks,
     Block,
-    Context,
-    Executor,
-    Recorded,
-    Request,
-    RunReport,
-    UnhonouredInput,
-    default_executors,
-    deploy,
     replacing_inputs,
 )
 from tests.support.apply_harness import RemoteCommandExecutor, SshDockerProviderExecutor
@@ -577,7 +572,7 @@ class _RecordingApi:
 def _container_update(
     old: dict[str, Any], new: dict[str, Any]
 ) -> list[tuple[str, tuple[Any, ...], dict[str, Any]]]:
-    from tests.support.acting_mocks import ContainerExecutor
+    from tests.support.acting_mocks.docker_resources import ContainerExecutor
 
     api = _RecordingApi()
     context = Context(image_map={}, command_prefix=[])
@@ -607,7 +602,7 @@ def test_a_container_update_applies_only_what_docker_update_can() -> None:
 
 
 def test_replace_on_changes_is_matched_as_the_engine_matches_it() -> None:
-    from tests.support.acting_mocks import _replaced_on_request as replaced
+    from tests.support.acting_mocks.replacement import replaced_on_request as replaced
 
     assert replaced(
         ("healthcheck",), {"healthcheck": {"interval": "10s"}}, {"healthcheck": {"interval": "60s"}}

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.acting_mocks import (
-    ContainerExecutor,
-    Context,
-    RemoteImageExecutor,
-    Request,
-    UnhonouredInput,
-    check_fields,
-    luks_program,
-)
+from tests.support.acting_mocks.commands import luks_program
+from tests.support.acting_mocks.docker_resources import ContainerExecutor, RemoteImageExecutor
+from tests.support.acting_mocks.executor import Context, Request
+from tests.support.acting_mocks.inputs import UnhonouredInput, check_fields
 
 pytestmark = pytest.mark.unit
 

@@ -12,7 +12,9 @@ import pulumi_command as command
 import pulumi_random as random
 import pytest
 
-from tests.support.acting_mocks import ActingMocks, Context, ProtectedResource, deploy
+from tests.support.acting_mocks.engine import ActingMocks, ProtectedResource
+from tests.support.acting_mocks.executor import Context
+from tests.support.acting_mocks.monitor import deploy
 
 pytestmark = pytest.mark.unit
 
