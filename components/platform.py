@@ -21,7 +21,7 @@ from components.isolation.network import EDGE, NetworkPlan, make_network, plan_n
 from components.isolation.service import PlatformService, PlatformServiceArgs, service_specs
 from components.outputs import stack_outputs
 from components.settings import StackSecrets, StackSettings
-from components.settings.services import ownership_warnings
+from components.settings.checks import ownership_warnings
 
 # CPython's default: a full collection after every 10 collections of the middle generation.
 FULL_COLLECTION_AFTER = 1000

@@ -259,13 +259,7 @@ class SwarmPlatform(pulumi.ComponentResource):
                     mounts=mounts,
                     secrets=secret_refs or None,
                     healthcheck=(
-                        docker.ServiceTaskSpecContainerSpecHealthcheckArgs(
-                            tests=list(health.tests),
-                            interval=health.interval,
-                            timeout=health.timeout,
-                            retries=health.retries,
-                            start_period=health.start_period,
-                        )
+                        docker.ServiceTaskSpecContainerSpecHealthcheckArgs(**health.provider_args())
                         if health
                         else None
                     ),

@@ -50,7 +50,6 @@ MANIFEST_TYPES = ", ".join(
         "application/vnd.docker.distribution.manifest.v2+json",
     )
 )
-DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 TIMEOUT = 30
 
 

@@ -188,11 +188,12 @@ def _read(relative: str) -> str:
 
 
 def unlock_helper_text() -> str:
-    """/usr/local/sbin/encrypted-platform-unlock: the volume lock library, then the helper."""
+    """/usr/local/sbin/encrypted-platform-unlock: the common and volume lock libraries, then the
+    helper."""
     return render_shell_program(
         "encrypted-platform-unlock: opens and mounts the encrypted-platform volumes at boot.",
         {},
-        [VOLUME_LOCK_LIBRARY],
+        [COMMON_LIBRARY, VOLUME_LOCK_LIBRARY],
         _read(UNLOCK_HELPER),
         secrets_on_stdin=False,
     )

@@ -84,7 +84,8 @@ from components.in_transit.traefik_config import (
     render_files,
 )
 from components.settings import PROJECT, SettingsError
-from components.settings.edge import EdgeSettings, chain_warnings
+from components.settings.edge import EdgeSettings
+from components.settings.edge_tls import chain_warnings
 from components.settings.keys import NAME_PREFIX
 
 ROLE_LABEL = "encrypted-platform.role"

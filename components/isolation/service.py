@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_docker as docker
@@ -55,6 +56,16 @@ class HealthcheckSpec:
     timeout: str
     retries: int
     start_period: str
+
+    def provider_args(self) -> dict[str, Any]:
+        """The fields as the provider's container and Swarm-task healthcheck arguments name them."""
+        return {
+            "tests": list(self.tests),
+            "interval": self.interval,
+            "timeout": self.timeout,
+            "retries": self.retries,
+            "start_period": self.start_period,
+        }
 
 
 @dataclass(frozen=True)
@@ -262,17 +273,7 @@ class PlatformService(pulumi.ComponentResource):
             memory=spec.memory_mib,
             memory_swap=args.host.memory_swap(spec.memory_mib),
             cpus=str(spec.cpus) if spec.cpus is not None else None,
-            healthcheck=(
-                docker.ContainerHealthcheckArgs(
-                    tests=list(health.tests),
-                    interval=health.interval,
-                    timeout=health.timeout,
-                    retries=health.retries,
-                    start_period=health.start_period,
-                )
-                if health
-                else None
-            ),
+            healthcheck=docker.ContainerHealthcheckArgs(**health.provider_args()) if health else None,
             restart=spec.restart,
             log_driver=spec.log_driver,
             log_opts=dict(spec.log_opts) or None,

@@ -18,8 +18,8 @@ import pulumi
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from .base import Model, ResourceName
-from .checks import stack_problems
-from .edge import EdgeSettings, tls_key_problems
+from .checks import stack_problems, tls_key_problems
+from .edge import EdgeSettings
 from .firewall import FirewallSettings
 from .host import HostSettings
 from .keys import PROJECT, KeyProblem, PathPart, config_key, did_you_mean

@@ -3,12 +3,16 @@
 `stack_problems` runs them all from `parse_settings`, after each key was validated on its own and
 before the program registers anything; it reports every problem at once. Each problem names the
 key to change as a path (spelled for `pulumi config set --path` by keys.config_key).
+`tls_key_problems` holds the secret edgeTlsPrivateKey to edge.certificates.chain (`load_secrets`
+runs it); `ownership_warnings` are preview warnings, not errors.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
+
+from components.in_transit import certificates
 
 from .base import parse_owner
 from .keys import PathPart
@@ -255,6 +259,41 @@ def swarm_problems(
                 )
             )
     return problems
+
+
+def ownership_warnings(
+    services: Mapping[str, ServiceSettings], volumes: Mapping[str, VolumeSettings]
+) -> list[str]:
+    """Built-in services whose volumes' dataOwner differs from the uid their image runs as."""
+    warnings = []
+    for name, expected in IMAGE_USERS.items():
+        service = services.get(name)
+        if service is None or not service.enabled or service.user is not None:
+            continue
+        owners = {volumes[v].data_owner for v in service.volumes if v in volumes}
+        if owners and owners != {expected}:
+            volume = next(iter(service.volumes))
+            warnings.append(
+                f"services.{name}: runs as its volumes' dataOwner {', '.join(sorted(owners))}, but its image "
+                f"expects {expected}; set volumes.{volume}.dataOwner to {expected!r}"
+            )
+    return warnings
+
+
+def tls_key_problems(edge: EdgeSettings, key_pem: str | None) -> list[str]:
+    """Problems with the secret config key edgeTlsPrivateKey, as messages without the key name."""
+    if edge.certificates.mode != "custom":
+        return []
+    if not key_pem or not key_pem.strip():
+        return [
+            "required when edge.certificates.mode is 'custom' "
+            "(pulumi config set --secret edgeTlsPrivateKey < key.pem)"
+        ]
+    assert edge.certificates.chain is not None
+    return [
+        f"{problem} (edge.certificates.chain)" if problem.startswith("does not match") else problem
+        for problem in certificates.key_problems(edge.certificates.chain, key_pem)
+    ]
 
 
 def stack_problems(settings: StackSettings, *, stack: str | None = None) -> list[Problem]:

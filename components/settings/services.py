@@ -5,8 +5,9 @@ differs between services; every hardening choice is fixed in components/isolatio
 setting (no privileged mode, no host namespaces, no published ports, all capabilities dropped
 unless listed, read-only root filesystem, no-new-privileges).
 
-The default platform is the catalogue BUILTIN_SERVICES below (one service per data class of the
-concept). A stack enables a built-in service by naming it; its entry is merged over the built-in
+The default platform is the built-in service catalogue, data in catalogue/services.yaml (one
+service per data class of the concept), loaded into BUILTIN_SERVICES and validated by
+ServiceSettings when this module is imported. A stack enables a built-in service by naming it; its entry is merged over the built-in
 definition (nested objects key by key, lists replace), so a stack states only what it changes. Any
 other name is a new service (image and port required). Example (Pulumi.<stack>.yaml):
 
@@ -26,18 +27,20 @@ other name is a new service (image and port required). Example (Pulumi.<stack>.y
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+import yaml
+from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
 
-from platform_rules import tls_verification
+from platform_rules import image_reference
 
+from . import env_rules
 from .base import ByteSize, ContainerUser, Flag, Integer, Model, Number, ResourceName
-from .grammar import DURATION, IMAGE_DIGEST, IMAGE_REPOSITORY, IMAGE_TAG, grammar
-from .keys import KeyProblem
+from .grammar import DURATION, RESOURCE_NAME, UID_GID, grammar
+from .keys import KeyProblem, key_path
 from .paths import ContainerPath
 
 # Names that belong to the platform's own parts; a service may not take them.
@@ -78,25 +81,24 @@ FORBIDDEN_SERVICE_KEYS = {
     "securityOpts": "security options are fixed (no-new-privileges)",
 }
 
-_IMAGE = grammar(
-    "image reference",
-    rf"(?P<name>{IMAGE_REPOSITORY}):(?P<tag>{IMAGE_TAG})(?:@(?P<digest>{IMAGE_DIGEST}))?",
-    "ghcr.io/open-webui/open-webui:v0.6.5@sha256:" + "0" * 64,
+# The grammar is platform_rules.image_reference (shared with the policy pack and
+# scripts/pin_images.py); declared here too so it is held to the rules of every settings grammar.
+grammar(
+    "image reference", image_reference.REFERENCE, "ghcr.io/open-webui/open-webui:v0.6.5@sha256:" + "0" * 64
 )
-_ENV_NAME = grammar("environment variable name", r"[A-Za-z_][A-Za-z0-9_]{0,127}", "PGDATA")
 _CAPABILITY = grammar("capability", r"(?:CAP_)?[A-Z_]{1,32}", "NET_BIND_SERVICE")
-_SECRET_ENV = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL)", re.I)
 
 
 def image_parts(reference: str) -> tuple[str, str, str | None]:
-    """'repo:tag@sha256:...' -> (repo, tag, digest or None). Raises ValueError when malformed."""
-    match = _IMAGE.match(reference) if isinstance(reference, str) else None
-    if not match:
+    """'repo:tag@sha256:...' -> (repo, tag, digest or None). Raises ValueError when malformed or
+    without an explicit tag."""
+    parsed = image_reference.parse(reference)
+    if parsed is None or parsed.tag is None:
         raise ValueError(
             "must be an image reference 'repository:tag' or 'repository:tag@sha256:<64 hex>' "
             f"(lowercase repository, explicit tag), got {reference!r}"
         )
-    return match.group("name"), match.group("tag"), match.group("digest")
+    return parsed.repository, parsed.tag, parsed.digest
 
 
 def _image(value: str) -> str:
@@ -107,18 +109,6 @@ def _image(value: str) -> str:
 
 
 ImageReference = Annotated[str, AfterValidator(_image)]
-
-
-def verification_disabled(name: str, value: str) -> str | None:
-    """Why the environment variable `name=value` turns TLS certificate or hostname verification
-    off, or None. The table is platform_rules.tls_verification, shared with the policy pack's
-    outbound-tls rule so that settings and pack always agree."""
-    return tls_verification.env_disabling_reason(name, value)
-
-
-def insecure_argument(argument: str) -> str | None:
-    """The same for a command-line argument given to the image's own entrypoint."""
-    return tls_verification.argument_disabling_reason(argument, program=None)
 
 
 def _https_url(value: str) -> str:
@@ -241,14 +231,14 @@ class ServiceSettings(Model):
     @classmethod
     def _env(cls, value: dict[str, str]) -> dict[str, str]:
         for name, text in value.items():
-            if not _ENV_NAME.matches(name):
+            if not env_rules.ENV_NAME.matches(name):
                 raise KeyProblem(name, "not a valid environment variable name")
             if name.upper() in CA_BUNDLE_VARIABLES and text:
                 raise KeyProblem(name, "set by the platform; put a custom CA bundle in runtime.caBundle")
-            reason = verification_disabled(name, text)
+            reason = env_rules.verification_disabled(name, text)
             if reason:
                 raise KeyProblem(name, f"{reason}; outbound TLS must be verified")
-            if _SECRET_ENV.search(name) and not name.upper().endswith("_FILE") and text:
+            if env_rules.looks_like_secret(name, text):
                 raise KeyProblem(
                     name,
                     "looks like a secret; secrets never go into the environment: list it "
@@ -260,7 +250,7 @@ class ServiceSettings(Model):
     @classmethod
     def _command(cls, value: list[str] | None) -> list[str] | None:
         for index, argument in enumerate(value or []):
-            reason = insecure_argument(argument)
+            reason = env_rules.insecure_argument(argument)
             if reason:
                 raise KeyProblem(index, f"{reason}; outbound TLS must be verified")
         return value
@@ -358,120 +348,59 @@ class RuntimeSettings(Model):
         return value
 
 
-def _service(
-    image: str,
-    port: int | None,
-    **fields: Any,
-) -> dict[str, Any]:
-    return {"image": image, "port": port, **fields}
+CATALOGUE_FILE = Path(__file__).with_name("catalogue") / "services.yaml"
 
 
-# The uid:gid each default image runs as. Services with volumes run as their volumes' dataOwner
-# (one source of truth: `volumes.<name>.dataOwner`); the platform warns when that differs from the
-# image's own user, which the image may not support.
-IMAGE_USERS = {
-    "app-db": "70:70",
-    "vector-store": "1000:1000",
-    "webapp": "1000:1000",
-    "observability": "10001:10001",
-}
+class CatalogueError(Exception):
+    """A built-in service catalogue that is not valid: the message names the file and the entry."""
 
-# The built-in services: the default platform, one service per data class of the concept. Images pinned by release tag;
-# in prod a digest is required (config `services.<name>.image`), since no digest is known here.
-BUILTIN_SERVICES: dict[str, dict[str, Any]] = {
-    # Application database (PostgreSQL, uid 70 in the alpine image).
-    "app-db": _service(
-        "docker.io/library/postgres:16.4-alpine",
-        5432,
-        volumes={"app-db": "/var/lib/postgresql/data"},
-        tmpfs={"/tmp": "64MiB", "/var/run/postgresql": "8MiB"},
-        env={
-            "POSTGRES_USER": "platform",
-            "POSTGRES_DB": "platform",
-            "POSTGRES_PASSWORD_FILE": f"{SERVICE_FILES_DIR}/app-db-password",
-            "PGDATA": "/var/lib/postgresql/data/pgdata",
-        },
-        secrets=["app-db-password"],
-        memory="1GiB",
-        healthcheck={"test": ["CMD", "pg_isready", "-U", "platform", "-d", "platform"], "interval": 10},
-    ),
-    # Vector store (Qdrant, unprivileged image runs as 1000).
-    "vector-store": _service(
-        "docker.io/qdrant/qdrant:v1.11.3-unprivileged",
-        6333,
-        volumes={"vector-store": "/qdrant/storage"},
-        tmpfs={"/tmp": "64MiB", "/qdrant/snapshots": "256MiB"},
-        memory="1GiB",
-        healthcheck={"test": ["CMD-SHELL", "bash -c ':> /dev/tcp/127.0.0.1/6333'"]},
-    ),
-    # Document ingestion: text extraction (Apache Tika), stateless; documents live on the web
-    # application's `documents` volume.
-    "ingestion": _service(
-        "docker.io/apache/tika:2.9.2.1",
-        9998,
-        user="35002:35002",
-        tmpfs={"/tmp": "256MiB"},
-        memory="1GiB",
-    ),
-    # LLM gateway (LiteLLM proxy): the only service that calls LLM providers, over https.
-    "llm-gateway": _service(
-        "ghcr.io/berriai/litellm:main-v1.65.4-stable",
-        4000,
-        user="1000:1000",
-        command=["--port", "4000"],
-        egress=True,
-        connects=["observability"],
-        tmpfs={"/tmp": "128MiB"},
-        memory="1GiB",
-        healthcheck={
-            "test": [
-                "CMD",
-                "python3",
-                "-c",
-                "import urllib.request; urllib.request.urlopen('http://127.0.0.1:4000/health/liveliness')",
-            ]
-        },
-    ),
-    # The web application with its WebSocket event stream (Open WebUI); OIDC client, so it calls
-    # out to the identity provider over https.
-    "webapp": _service(
-        "ghcr.io/open-webui/open-webui:v0.6.5",
-        8080,
-        volumes={"documents": "/app/backend/data"},
-        connects=["app-db", "vector-store", "ingestion", "llm-gateway", "observability"],
-        egress=True,
-        tmpfs={"/tmp": "256MiB"},
-        env={
-            "DATA_DIR": "/app/backend/data",
-            "VECTOR_DB": "qdrant",
-            "QDRANT_URI": "http://vector-store:6333",
-            "OPENAI_API_BASE_URL": "http://llm-gateway:4000/v1",
-            "CONTENT_EXTRACTION_ENGINE": "tika",
-            "TIKA_SERVER_URL": "http://ingestion:9998",
-            "ENABLE_WEBSOCKET_SUPPORT": "true",
-            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://observability:4318",
-        },
-        secrets=["app-db-password"],
-        memory="2GiB",
-        healthcheck={
-            "test": [
-                "CMD",
-                "python3",
-                "-c",
-                "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/health')",
-            ]
-        },
-    ),
-    # Logs and observability (OpenTelemetry collector): application logs and traces land on the
-    # encrypted `logs` volume.
-    "observability": _service(
-        "docker.io/otel/opentelemetry-collector-contrib:0.111.0",
-        4318,
-        volumes={"logs": "/var/log/platform"},
-        tmpfs={"/tmp": "64MiB"},
-        memory="512MiB",
-    ),
-}
+
+def _entry_problems(name: str, spec: Any) -> list[str]:
+    try:
+        ServiceSettings.model_validate(spec)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = tuple(part for part in error["loc"] if part != "[key]")
+            cause = (error.get("ctx") or {}).get("error")
+            if isinstance(cause, KeyProblem):
+                loc, message = loc + cause.path, cause.message
+            else:
+                message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"{key_path(('services', name, *loc))}: {message}")
+        return problems
+    return []
+
+
+def load_catalogue(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """The built-in services (each `services.<name>` entry as a stack writes it, validated by
+    ServiceSettings) and the uid:gid each image runs as. Raises CatalogueError naming every bad
+    entry."""
+    data = yaml.safe_load(path.read_text())
+    if not isinstance(data, dict) or set(data) != {"services", "imageUsers"}:
+        raise CatalogueError(f"{path}: must be a mapping with exactly the keys services and imageUsers")
+    services, users = data["services"], data["imageUsers"]
+    if not isinstance(services, dict) or not isinstance(users, dict):
+        raise CatalogueError(f"{path}: services and imageUsers must be mappings")
+    problems: list[str] = []
+    for name, spec in services.items():
+        if not RESOURCE_NAME.matches(name) or name in RESERVED_SERVICE_NAMES:
+            problems.append(f"services: {name!r} is not a service name the platform can take")
+        elif not isinstance(spec, dict):
+            problems.append(f"{key_path(('services', name))}: must be a mapping of service settings")
+        else:
+            problems += _entry_problems(name, spec)
+    for name, user in users.items():
+        if name not in services:
+            problems.append(f"{key_path(('imageUsers', name))}: not a service of the catalogue")
+        elif not UID_GID.matches(user):
+            problems.append(f"{key_path(('imageUsers', name))}: must be a quoted 'uid:gid', got {user!r}")
+    if problems:
+        raise CatalogueError(f"{path}: invalid built-in service catalogue:\n  " + "\n  ".join(problems))
+    return services, users
+
+
+BUILTIN_SERVICES, IMAGE_USERS = load_catalogue(CATALOGUE_FILE)
 
 
 def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -506,20 +435,3 @@ def merge_services(value: Any) -> Any:
 def builtin_services() -> dict[str, ServiceSettings]:
     """Every built-in service with its built-in definition (the whole default platform)."""
     return {name: ServiceSettings.model_validate(spec) for name, spec in BUILTIN_SERVICES.items()}
-
-
-def ownership_warnings(services: Mapping[str, ServiceSettings], volumes: Mapping[str, Any]) -> list[str]:
-    """Built-in services whose volumes' dataOwner differs from the uid their image runs as."""
-    warnings = []
-    for name, expected in IMAGE_USERS.items():
-        service = services.get(name)
-        if service is None or not service.enabled or service.user is not None:
-            continue
-        owners = {volumes[v].data_owner for v in service.volumes if v in volumes}
-        if owners and owners != {expected}:
-            volume = next(iter(service.volumes))
-            warnings.append(
-                f"services.{name}: runs as its volumes' dataOwner {', '.join(sorted(owners))}, but its image "
-                f"expects {expected}; set volumes.{volume}.dataOwner to {expected!r}"
-            )
-    return warnings

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from platform_rules.image_reference import is_image_id, repository_name
+
 from .stack import REGISTRY_IMAGE, REMOTE_IMAGE
 from .values import UNKNOWN, is_unknown
 from .workloads import Workload, workloads_of
@@ -16,21 +18,6 @@ if TYPE_CHECKING:
 
 IMAGE_RESOURCES = (REMOTE_IMAGE, REGISTRY_IMAGE, "docker:index/image:Image")
 TRAEFIK_REPOSITORY = "traefik"
-
-
-def repository_of(image: str) -> str:
-    """'docker.io/library/traefik:v3.1@sha256:..' -> 'traefik' (last path component, no tag)."""
-    ref = image.split("@", 1)[0]
-    last = ref.rsplit("/", 1)[-1]
-    return last.split(":", 1)[0].lower()
-
-
-def pinned_by_digest(image: str) -> bool:
-    digest = image.split("@", 1)[1] if "@" in image else ""
-    if digest.startswith("sha256:") and len(digest) == len("sha256:") + 64:
-        return True
-    # an image ID (what RemoteImage.image_id resolves to) names content, not a tag
-    return image.startswith("sha256:") and len(image) == len("sha256:") + 64
 
 
 @dataclass
@@ -52,7 +39,7 @@ class EdgeFacts:
 
     def image(self, w: Workload) -> ImageFacts:
         if isinstance(w.image, str):
-            if w.image.startswith("sha256:"):
+            if is_image_id(w.image):
                 # an image ID: the reference is the image resource it came from
                 refs = self._image_resource_names(w)
                 return ImageFacts([w.image, *refs], False)
@@ -74,7 +61,8 @@ class EdgeFacts:
         facts = self.image(w)
         if facts.unknown:
             return UNKNOWN
-        repos = {repository_of(r) for r in facts.references if not r.startswith("sha256:")}
+        # A reference that is no image reference at all names no repository: not Traefik.
+        repos = {repository_name(r) for r in facts.references if not is_image_id(r)}
         if not repos:
             return UNKNOWN
         return repos == {TRAEFIK_REPOSITORY}

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from components.settings import SettingsError, parse_settings
-from components.settings.services import BUILTIN_SERVICES, verification_disabled
+from components.settings.env_rules import verification_disabled
+from components.settings.services import BUILTIN_SERVICES
 
 pytestmark = pytest.mark.unit
 

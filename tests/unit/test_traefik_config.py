@@ -24,7 +24,8 @@ from components.in_transit.traefik_config import (
     route_rule,
     to_yaml,
 )
-from components.settings.edge import LETS_ENCRYPT_PRODUCTION, LETS_ENCRYPT_STAGING, EdgeSettings
+from components.settings.edge import EdgeSettings
+from components.settings.edge_tls import LETS_ENCRYPT_PRODUCTION, LETS_ENCRYPT_STAGING
 from tests.support.edgelab import make_pki
 
 ROUTES = {

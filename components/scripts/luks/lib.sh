@@ -51,17 +51,6 @@ ep_devnum() {
   cat "/sys/class/block/$(basename "$real")/dev" 2>/dev/null
 }
 
-# A path as /proc/self/mountinfo spells it (space, tab, newline and backslash as octal escapes),
-# so paths compare exactly whatever characters they hold.
-ep_mountinfo_escape() {
-  local path=$1
-  path=${path//\\/\\134}
-  path=${path// /\\040}
-  path=${path//$'\t'/\\011}
-  path=${path//$'\n'/\\012}
-  printf '%s' "$path"
-}
-
 # Prints the mount points (mountinfo spelling, one per line) where the mapping's whole filesystem
 # is mounted (mount root "/"). With "all", also the mounts of directories inside it: the binds
 # Docker makes of the volume's data directory for each container using it (mount root "/data").

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from analysis.edge import EdgeFacts, pinned_by_digest
+from analysis.edge import EdgeFacts
 from analysis.rule import Context, Finding, Rule, unknown_finding
 from analysis.workloads import workloads_of
+
+from platform_rules.image_reference import is_image_id, pinned_by_digest
 
 NAME = "image-pinned-by-digest"
 
@@ -22,7 +24,7 @@ def check(ctx: Context) -> Iterator[Finding]:
         if facts.unknown:
             yield unknown_finding(w.resource, w.image_field, "that the image is pinned by digest", "image")
             continue
-        refs = [ref for ref in facts.references if not ref.startswith("sha256:")] or facts.references
+        refs = [ref for ref in facts.references if not is_image_id(ref)] or facts.references
         loose = [ref for ref in refs if not pinned_by_digest(ref)]
         if loose:
             yield Finding(
