@@ -1,5 +1,6 @@
-"""Pure rule logic (no gRPC, no Pulumi runtime): the shell reader, LUKS facts, Traefik parsing,
-verification switches, production detection, exceptions. Fast: unit tier."""
+"""Pure logic the rules share (no gRPC, no Pulumi runtime): the shell reader, LUKS facts, Traefik
+parsing, the engine's stack information and property decoding, exceptions. Fast: unit tier. A
+rule's own logic is tested in tests/policy/rules/<concern>/test_<rule>.py."""
 
 from __future__ import annotations
 
@@ -12,9 +13,6 @@ from analysis.shell import parse_program, strip_wrappers
 from analysis.stack import Resource, StackInfo, resource_from_json
 from analysis.traefik import classify, env_tree, flags_tree, get, labels_tree, parse_config_text
 from analysis.values import UNKNOWN, is_unknown
-from rules.in_transit.certificates import is_production
-from rules.in_transit.outbound_tls import disables_verification, normalize_name, url_problem
-from rules.isolation.no_host_paths import exposes_engine_socket
 
 from components.at_rest.luks_scripts import render_program, volume_spec
 from components.settings import parse_settings
@@ -132,91 +130,6 @@ def test_traefik_forms_become_one_tree() -> None:
     assert toml is not None and classify(toml) == "dynamic"
     assert classify(parse_config_text("entryPoints:\n  web: {address: ':80'}\n") or {}) == "static"
     assert classify(parse_config_text("model_list: []\nlog: {}\n") or {}) is None
-
-
-@pytest.mark.parametrize(
-    ("name", "value", "disabled"),
-    [
-        ("NODE_TLS_REJECT_UNAUTHORIZED", "0", True),
-        ("NODE_TLS_REJECT_UNAUTHORIZED", "1", False),
-        ("PYTHONHTTPSVERIFY", "0", True),
-        ("LITELLM_SSL_VERIFY", "False", True),
-        ("SSL_VERIFY", "true", False),
-        ("sslVerify", "false", True),
-        ("verify_ssl", "no", True),
-        ("CURL_CA_BUNDLE", "", True),
-        ("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt", False),
-        ("OIDC_INSECURE_SKIP_VERIFY", "true", True),
-        ("GIT_SSL_NO_VERIFY", "1", True),
-        ("DB_SSL_CERT_REQS", "CERT_NONE", True),
-        ("TRAEFIK_SERVERSTRANSPORT_INSECURESKIPVERIFY", "true", False),  # rule tls-only-routes owns it
-        ("OTEL_EXPORTER_OTLP_INSECURE", "true", True),
-    ],
-)
-def test_verification_switches(name: str, value: str, disabled: bool) -> None:
-    assert disables_verification(name, value) is disabled
-
-
-def test_name_normalisation() -> None:
-    assert normalize_name("tlsInsecureSkipVerify") == "TLS_INSECURE_SKIP_VERIFY"
-    assert normalize_name("ssl-verify") == "SSL_VERIFY"
-
-
-@pytest.mark.parametrize(
-    ("url", "problem"),
-    [
-        ("http://app:8080/x", None),
-        ("http://localhost:9000", None),
-        ("http://127.0.0.2/", None),
-        ("https://api.example.com/v1", None),
-        ("http://api.example.com/v1", "plain http"),
-        ("ws://events.example.com", "plain ws"),
-        ("redis://cache.example.com:6379", "plain redis"),
-        ("postgresql://db.example.com/app", "without requiring TLS"),
-        ("postgresql://db.example.com/app?sslmode=verify-full", None),
-        ("postgresql://db.example.com/app?sslmode=disable", "sslmode=disable"),
-        ("not a url", None),
-    ],
-)
-def test_outbound_urls(url: str, problem: str | None) -> None:
-    got = url_problem(url, {"app", "localhost"})
-    assert (got is None) if problem is None else (got is not None and problem in got)
-
-
-def test_docker_socket_paths() -> None:
-    assert exposes_engine_socket("/var/run/docker.sock")
-    assert exposes_engine_socket("/var/run")
-    assert exposes_engine_socket("/")
-    assert exposes_engine_socket("/home/me/.docker/run/docker.sock")
-    assert not exposes_engine_socket("/etc/ssl/certs/ca-certificates.crt")
-
-
-CERT_DEFAULTS = {
-    "environment": "auto",
-    "productionEnvironmentValues": ["prod", "production"],
-    "productionStacks": ["prod", "production", "prod-*", "*-prod", "*-production"],
-}
-
-
-@pytest.mark.parametrize(
-    ("info", "config", "production"),
-    [
-        (StackInfo(stack="dev", config={"encrypted-platform:environment": "dev"}), {}, False),
-        (StackInfo(stack="prod"), {}, True),
-        (StackInfo(stack="eu-prod"), {}, True),
-        (
-            StackInfo(
-                stack="live", project="encrypted-platform", config={"encrypted-platform:environment": "prod"}
-            ),
-            {},
-            True,
-        ),
-        (StackInfo(stack="qa"), {"environment": "prod"}, True),
-        (StackInfo(), {}, True),  # the engine said nothing: fail closed
-    ],
-)
-def test_production_detection(info: StackInfo, config: dict[str, str], production: bool) -> None:
-    assert is_production(info, {**CERT_DEFAULTS, **config})[0] is production
 
 
 def test_stack_info_from_the_engine_environment() -> None:

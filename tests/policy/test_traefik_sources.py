@@ -1,16 +1,12 @@
-"""The pack's model of how Traefik loads its configuration (analysis.traefik), of which files a
-container sees (analysis.container_files), and the two rules built on them
-(traefik-providers-visible, websocket-routes-guarded): pure logic first, then over the Analyzer
-protocol for what must pass."""
+"""The pack's model of how Traefik loads its configuration (analysis.traefik) and of which files a
+container sees (analysis.container_files). The rules built on them (tls-only-routes,
+traefik-providers-visible, websocket-routes-guarded) are tested in tests/policy/rules/in_transit/."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-
-from tests.support.analyzer import PolicyPackProcess, capture, evaluate
-from tests.support.programs import websocket_routes_guarded as websockets
 
 pytestmark = pytest.mark.policy
 
@@ -156,61 +152,6 @@ def test_a_write_the_reader_cannot_place_makes_every_named_directory_opaque() ->
 
 
 @pytest.mark.parametrize(
-    ("rule", "checked"),
-    [
-        ("Host(`a`) && HeaderRegexp(`Origin`, `^(https://a\\.test)$`)", True),
-        ("Host(`a`) && Header(`Origin`, `https://a.test`)", True),
-        ("Host(`a`) && HeaderRegexp(`origin`, `^(https://a\\.test)$`)", True),
-        ("Host(`a`) && HeaderRegexp(`Origin`, `https://a\\.test`)", False),  # unanchored
-        ("Host(`a`) && HeaderRegexp(`Origin`, `^https://.*$`)", False),
-        ("Host(`a`) && !HeaderRegexp(`Origin`, `^(https://e\\.test)$`)", False),
-        ("(Host(`a`) && HeaderRegexp(`Origin`, `^(https://a\\.test)$`)) || Host(`b`)", False),
-        ("Host(`a`) && (HeaderRegexp(`Origin`, `^(https://a\\.test)$`) || Path(`/x`))", False),
-        ("Host(`a`)", False),
-    ],
-)
-def test_origin_check_must_hold_in_every_alternative(rule: str, checked: bool) -> None:
-    from rules.in_transit.websocket_routes_guarded import origin_checked
-
-    assert origin_checked(rule) is checked
-
-
-def test_the_edge_renderers_websocket_route_counts_as_guarded() -> None:
-    """The component's routers (components/in_transit/traefik_config.py) meet the rule: the one source."""
-    from rules.in_transit.websocket_routes_guarded import origin_checked
-
-    from components.in_transit.traefik_config import TraefikLayout, render_dynamic
-    from components.settings.edge import EdgeSettings
-
-    settings = EdgeSettings.model_validate(
-        {
-            "routes": {
-                "events": {
-                    "host": "a.example.test",
-                    "path": "/ws",
-                    "service": "api",
-                    "port": 1,
-                    "websocket": True,
-                }
-            },
-            "websocket": {
-                "allowedOrigins": ["https://a.example.test"],
-                "auth": {"service": "api", "port": 2},
-            },
-            "certificates": {"mode": "acme", "acme": {"email": "o@example.test"}},
-        }
-    )
-    routers = render_dynamic(settings, TraefikLayout())["http"]["routers"]
-    assert origin_checked(routers["events"]["rule"])
-
-
-@pytest.mark.parametrize("variant", ["preview", "update"])
-def test_a_guarded_websocket_route_passes(pack: PolicyPackProcess, variant: str) -> None:
-    verdict = evaluate(capture(websockets.guarded_websocket_route, preview=variant == "preview"), pack=pack)
-    assert not verdict.mandatory(), verdict.describe()
-
-
-@pytest.mark.parametrize(
     ("text", "named"),
     [
         ("cat > /srv/edge/data/dynamic/x.yml", True),  # inside
@@ -227,37 +168,3 @@ def test_which_commands_the_reader_reads_for_a_mounted_directory(text: str, name
     from analysis.container_files import names_directory
 
     assert names_directory(text, "/srv/edge/data") is named
-
-
-PROVIDERS = [
-    ("http", "{endpoint: 'https://c.example.test/t'}"),
-    ("rest", "{insecure: false}"),
-    ("redis", "{endpoints: ['redis:6379']}"),
-    ("etcd", "{endpoints: ['etcd:2379']}"),
-    ("consul", "{endpoints: ['consul:8500']}"),
-    ("zooKeeper", "{endpoints: ['zk:2181']}"),
-    ("docker", "{}"),
-    ("swarm", "{endpoint: 'tcp://manager:2375'}"),
-    ("kubernetesIngress", "{}"),
-    ("kubernetesCRD", "{}"),
-    ("kubernetesGateway", "{}"),
-    ("knative", "{}"),
-    ("consulCatalog", "{}"),
-    ("nomad", "{}"),
-    ("ecs", "{}"),
-]
-
-
-@pytest.mark.parametrize(("provider", "conf"), PROVIDERS, ids=[p for p, _ in PROVIDERS])
-def test_every_provider_but_file_is_refused(pack: PolicyPackProcess, provider: str, conf: str) -> None:
-    from tests.support.programs.baseline import STATIC_CONFIG, edge
-    from tests.support.programs.tls_only_routes_traefik_sources import app_platform
-
-    def program() -> None:
-        static = STATIC_CONFIG.replace("providers:\n", f"providers:\n  {provider}: {conf}\n", 1)
-        edge(app_platform(), static=static)
-
-    verdict = evaluate(capture(program, preview=True), pack=pack)
-    found = [d for d in verdict.mandatory() if d.policy == "traefik-providers-visible"]
-    assert len(found) == 1 and f"'{provider.lower()}' provider" in found[0].message, verdict.describe()
-    assert verdict.policies("mandatory") == {"traefik-providers-visible"}, verdict.describe()

@@ -230,3 +230,14 @@ def compliant() -> None:
         ),
     )
     pids_limit(gateway, "llm-gateway")
+
+
+def platform_with_app(*, app_pid_limit: bool = True, **app_overrides: Any) -> None:
+    """The baseline's LUKS volume, internal network and edge, and its app built with `app_overrides`
+    (the one mistake of an advisory rule's program)."""
+    _cmd, vol = luks_volume("appdata")
+    net = internal_network("app-net")
+    container = app(net, vol, **app_overrides)
+    if app_pid_limit:
+        pids_limit(container, "app")
+    pids_limit(edge(net), "edge")

@@ -1,6 +1,6 @@
-"""Traefik configuration as Traefik really loads it: one static source, providers the pack can
-see, and every file the edge reads however it gets there (rules tls-only-routes and
-traefik-providers-visible).
+"""Traefik configuration as Traefik really loads it (rule tls-only-routes): one static source,
+and every file the edge reads however it gets there. The providers the pack cannot see are in
+traefik_providers_visible.py.
 
 The constants of the two plain-HTTP cases are also run on the real Traefik by
 tests/edge/test_static_source_precedence.py, which shows they serve plain HTTP.
@@ -19,7 +19,6 @@ from . import violation
 from .baseline import DYNAMIC_CONFIG, STATIC_CONFIG, app, edge, hardened, internal_network, luks_volume
 
 TLS_RULE = "tls-only-routes"
-PROVIDERS_RULE = "traefik-providers-visible"
 
 # The static configuration of the baseline, as flags and as TRAEFIK_* variables.
 STATIC_FLAGS = [
@@ -106,7 +105,7 @@ def app_platform() -> docker.Network:
     return net
 
 
-def _dynamic_upload(content: str = DYNAMIC_CONFIG) -> docker.ContainerUploadArgs:
+def dynamic_upload(content: str = DYNAMIC_CONFIG) -> docker.ContainerUploadArgs:
     return docker.ContainerUploadArgs(file="/etc/traefik/dynamic/routes.yml", content=content)
 
 
@@ -143,7 +142,7 @@ def flags_plain_web_and_ignored_file_claiming_tls() -> None:
         command=["traefik", *PLAIN_WEB_FLAGS],
         uploads=[
             docker.ContainerUploadArgs(file=IGNORED_STATIC_PATH, content=TLS_CLAIMING_STATIC),
-            _dynamic_upload(WEB_ROUTER_DYNAMIC),
+            dynamic_upload(WEB_ROUTER_DYNAMIC),
         ],
     )
 
@@ -162,7 +161,7 @@ def environment_plain_web_and_ignored_file_claiming_tls() -> None:
         ],
         uploads=[
             docker.ContainerUploadArgs(file=IGNORED_STATIC_PATH, content=TLS_CLAIMING_STATIC),
-            _dynamic_upload(WEB_ROUTER_DYNAMIC),
+            dynamic_upload(WEB_ROUTER_DYNAMIC),
         ],
     )
 
@@ -185,7 +184,7 @@ directory = "/etc/traefik/dynamic"
         command=["traefik", *STATIC_FLAGS],
         uploads=[
             docker.ContainerUploadArgs(file="/etc/traefik/traefik.toml", content=toml),
-            _dynamic_upload(WEB_ROUTER_DYNAMIC),
+            dynamic_upload(WEB_ROUTER_DYNAMIC),
         ],
     )
 
@@ -200,7 +199,7 @@ def config_file_flag_in_another_letter_case_is_not_the_config_file() -> None:
         command=["traefik", "--ConfigFile=/config/traefik.yml", *PLAIN_WEB_FLAGS],
         uploads=[
             docker.ContainerUploadArgs(file="/config/traefik.yml", content=STATIC_CONFIG),
-            _dynamic_upload(WEB_ROUTER_DYNAMIC),
+            dynamic_upload(WEB_ROUTER_DYNAMIC),
         ],
     )
 
@@ -215,7 +214,7 @@ def missing_config_file_falls_back_to_flags() -> None:
         command=["traefik", "--configFile=/etc/traefik/traefik-prod.yml", *PLAIN_WEB_FLAGS],
         uploads=[
             docker.ContainerUploadArgs(file="/etc/traefik/prod.yml", content=TLS_CLAIMING_STATIC),
-            _dynamic_upload(WEB_ROUTER_DYNAMIC),
+            dynamic_upload(WEB_ROUTER_DYNAMIC),
         ],
     )
 
@@ -230,7 +229,7 @@ def config_file_from_home_of_the_container_user() -> None:
         command=["traefik", *STATIC_FLAGS],
         uploads=[
             docker.ContainerUploadArgs(file="/root/.config/traefik.yml", content=PLAIN_WEB_STATIC),
-            _dynamic_upload(WEB_ROUTER_DYNAMIC),
+            dynamic_upload(WEB_ROUTER_DYNAMIC),
         ],
     )
 
@@ -240,58 +239,6 @@ def shell_wrapped_traefik_command() -> None:
     """The edge starts Traefik through a shell: which static source applies cannot be proven."""
     net = app_platform()
     edge(net, command=["sh", "-c", "exec traefik --configFile=/etc/traefik/traefik.yml"])
-
-
-# --- providers the pack cannot see -------------------------------------------------------------
-
-
-def _edge_with_provider(provider_yaml: str) -> None:
-    net = app_platform()
-    static = STATIC_CONFIG.replace("providers:\n", "providers:\n" + provider_yaml, 1)
-    edge(net, static=static)
-
-
-@violation(PROVIDERS_RULE, resource="edge", exact=True)
-def http_provider() -> None:
-    """providers.http: routers fetched from an endpoint at run time."""
-    _edge_with_provider("  http: {endpoint: 'https://config.example.test/traefik', pollInterval: 10s}\n")
-
-
-@violation(PROVIDERS_RULE, resource="edge", exact=True)
-def redis_provider() -> None:
-    """providers.redis: routers stored in a key-value store."""
-    _edge_with_provider("  redis: {endpoints: ['redis:6379'], rootKey: traefik}\n")
-
-
-@violation(PROVIDERS_RULE, resource="edge", exact=True)
-def docker_provider_over_plain_tcp() -> None:
-    """providers.docker over tcp://: every container's labels on the daemon, read in clear text."""
-    _edge_with_provider("  docker: {endpoint: 'tcp://docker-proxy:2375', exposedByDefault: false}\n")
-
-
-@violation(PROVIDERS_RULE, resource="edge", exact=True)
-def docker_provider_by_flag_without_a_file() -> None:
-    """--providers.docker (a bare flag): the flags are the static source, the provider is on."""
-    net = app_platform()
-    edge(net, command=["traefik", *STATIC_FLAGS, "--providers.docker"], uploads=[_dynamic_upload()])
-
-
-@violation(PROVIDERS_RULE, resource="edge", exact=True)
-def kubernetes_crd_provider_by_environment() -> None:
-    """TRAEFIK_PROVIDERS_KUBERNETESCRD=true with no file and no flags: the environment applies."""
-    net = app_platform()
-    edge(
-        net,
-        command=[],
-        envs=[*STATIC_ENV, "TRAEFIK_PROVIDERS_KUBERNETESCRD=true"],
-        uploads=[_dynamic_upload()],
-    )
-
-
-@violation(PROVIDERS_RULE, resource="edge", exact=True)
-def plugin_provider() -> None:
-    """A provider plugin: its routers are whatever the plugin returns."""
-    _edge_with_provider("  plugin:\n    remote-routes: {url: 'https://routes.example.test'}\n")
 
 
 # --- edge configuration reaching the edge by any means ------------------------------------------

@@ -1,0 +1,17 @@
+"""What rule cpu-limits reports: the baseline with one mistake on its app.
+
+The rule is advisory; each program makes it mandatory through the pack configuration, as a
+stack's configuration may."""
+
+from __future__ import annotations
+
+from . import violation
+from .baseline import platform_with_app
+
+RULE = "cpu-limits"
+
+
+@violation(RULE, resource="app", exact=True, pack_config={RULE: "mandatory"})
+def app_without_a_cpu_limit() -> None:
+    """The app sets no CPU limit: it can take every core."""
+    platform_with_app(cpus=None)
