@@ -1,7 +1,7 @@
 """The structure of a shell program, read with the real bash grammar (tree-sitter-bash).
 
-The word-level reader (shell.py) expands words and unwraps `bash -c`; it does not know which code
-runs and in what order. This module adds what a grammar can prove:
+The word-level reader (shell_reading/) expands words and unwraps `bash -c`; it does not know
+which code runs and in what order. This module adds what a grammar can prove:
 - whether the program parses at all (an ERROR or MISSING node: the pack cannot tell what it does);
 - which functions the program calls (transitively, from its top level), so that code in
   functions that never run is not judged, and `reachable_text` hides it from the word reader;

@@ -1,8 +1,9 @@
 """What the programs of a Command do to the host, as far as the readers can prove it.
 
 Both readers work together: the bash grammar (bash_grammar.py) says which code runs at all
-(functions never called are hidden) and whether the program parses; the word reader (shell.py)
-expands the words of every command that runs, unwrapping `sudo bash -c '...'` and `trap` code.
+(functions never called are hidden) and whether the program parses; the word reader
+(shell_reading/) expands the words of every command that runs, unwrapping `sudo bash -c '...'`
+and `trap` code.
 From those commands this module extracts, per program field:
 - path operations: mount (and bind/move), unmount, symlink creation, with their targets;
 - side channels: docker/podman/nerdctl CLI calls and compose files brought up, socat and
@@ -22,7 +23,8 @@ from typing import Any
 
 from . import bash_grammar
 from .bash_grammar import Construct
-from .shell import SHELLS, SimpleCommand, Word, parse_program, shell_c_program, strip_wrappers
+from .shell_reading.expansion import SimpleCommand, Word, parse_program
+from .shell_reading.wrappers import SHELLS, shell_c_program, strip_wrappers
 from .stack import Resource
 from .values import is_unknown
 

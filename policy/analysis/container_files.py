@@ -27,7 +27,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .shell import SHELLS
+from .shell_reading.wrappers import SHELLS
 from .stack import COMMANDS, SERVICE_CONFIG, VOLUME, Resource
 from .values import UNKNOWN, is_unknown
 from .workloads import workloads_of

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from .shell import Program, SimpleCommand, Word, parse_program, strip_wrappers
+from .shell_reading.expansion import Program, SimpleCommand, Word, parse_program
+from .shell_reading.wrappers import strip_wrappers
 from .stack import COMMANDS, Resource
 from .values import is_unknown
 

@@ -9,7 +9,8 @@ import datetime as dt
 import pytest
 from analysis.luks import analyze_command
 from analysis.rule import Finding, apply_exceptions
-from analysis.shell import parse_program, strip_wrappers
+from analysis.shell_reading.expansion import parse_program
+from analysis.shell_reading.wrappers import strip_wrappers
 from analysis.stack import Resource, StackInfo, resource_from_json
 from analysis.traefik import classify, env_tree, flags_tree, get, labels_tree, parse_config_text
 from analysis.values import UNKNOWN, is_unknown

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from analysis import bash_grammar
 from analysis.command_effects import program_effects
-from analysis.shell import parse_program
+from analysis.shell_reading.expansion import parse_program
 
 from components.at_rest.luks_scripts import PROGRAMS, render_program, volume_spec
 from components.settings import parse_settings

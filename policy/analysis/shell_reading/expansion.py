@@ -1,13 +1,13 @@
-"""A small, conservative reader for the shell programs that Commands run.
+"""The evaluator of the shell reader: a small, conservative one.
 
-It does not execute anything. It splits a program into simple commands (respecting quotes,
-command and process substitutions, here-documents), and expands words as far as it can prove:
-variables that are only ever assigned one literal value (such as a parameter block of
-`NAME='value'` lines), `"${ARRAY[@]}"` of arrays built from such words, and `$(f)` where `f` is a
-one-line function that prints a format of such words. Anything else stays *unresolved*, and a
-rule that needs the value treats it as unknown.
+It does not execute anything. It groups the lexer's tokens into simple commands (with their
+redirections and pipes), and expands words as far as it can prove: variables that are only ever
+assigned one literal value (such as a parameter block of `NAME='value'` lines), `"${ARRAY[@]}"`
+of arrays built from such words, and `$(f)` where `f` is a one-line function that prints a format
+of such words. Anything else stays *unresolved*, and a rule that needs the value treats it as
+unknown.
 
-Wrappers are unwrapped: `[sudo ...] bash -c '<program>' name` and nested `sh -c "..."`.
+Nested `[sudo ...] bash -c '<program>' name` programs (found by wrappers.py) are parsed as well.
 """
 
 from __future__ import annotations
@@ -16,10 +16,9 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-_NAME_RE = re.compile(NAME)
-_ASSIGN = re.compile(rf"^({NAME})(\+?)=(.*)$", re.S)
-_REDIRECTION = re.compile(r"(\d*)(<<<|<<-|<<|>>|>&|<&|>\||<>|<(?!\()|>(?!\())")
+from .lexer import ASSIGNMENT, NAME, NAME_RE, Token, read_balanced, read_dquote, tokenize
+from .wrappers import shell_c_program
+
 _ARRAY_WORD = re.compile(rf'"?\$\{{({NAME})\[[@*]\]\}}"?')
 _SPECIAL = re.compile(r"[\\'\"$`<>]")
 _PARAMETER = re.compile(rf"({NAME})(?::?[-=](.*))?", re.S)
@@ -44,25 +43,6 @@ KEYWORDS = frozenset(
         "in",
     }
 )
-SHELLS = frozenset({"bash", "sh", "dash", "zsh", "ash", "ksh"})
-# Wrappers that run their remaining arguments as a command (with their own options first).
-WRAPPERS = {
-    "sudo": {"-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "--user", "--group"},
-    "doas": {"-u", "-C"},
-    "env": {"-u", "-C", "-S", "--unset", "--chdir"},
-    "exec": {"-a"},
-    "nohup": set(),
-    "command": set(),
-    "builtin": set(),
-    "nice": {"-n", "--adjustment"},
-    "ionice": {"-c", "-n", "-p", "-P", "-u"},
-    "timeout": {"-s", "-k", "--signal", "--kill-after"},
-    "stdbuf": {"-i", "-o", "-e"},
-    "setsid": set(),
-    "chroot": set(),
-    "nsenter": {"-t", "--target", "-S", "-G"},
-    "systemd-run": {"-p", "--unit", "--property", "-u"},
-}
 
 
 class Word(str):
@@ -97,179 +77,6 @@ class SimpleCommand:
     @property
     def name(self) -> str:
         return self.argv[0].rsplit("/", 1)[-1] if self.argv else ""
-
-
-# --- tokenizer ---------------------------------------------------------------------------
-
-_OPERATORS = ("&&", "||", ";;", "|&", ";", "&", "|", "(", ")")
-_REDIRS = ("<<<", "<<-", "<<", ">>", ">&", "<&", ">|", "<>", "<", ">")
-
-
-@dataclass
-class _Tok:
-    kind: str  # WORD, OP, REDIR, NL
-    value: str
-    fd: str = ""
-    heredoc: str | None = None
-
-
-def _read_balanced(s: str, i: int, open_ch: str, close_ch: str) -> int:
-    """s[i] is just after an opening bracket; returns the index after the matching close."""
-    depth = 1
-    n = len(s)
-    while i < n:
-        c = s[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "'":
-            j = s.find("'", i + 1)
-            i = n if j < 0 else j + 1
-            continue
-        if c == '"':
-            i = _read_dquote(s, i + 1)
-            continue
-        if c == open_ch:
-            depth += 1
-        elif c == close_ch:
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        i += 1
-    return n
-
-
-def _skip_expansion(s: str, i: int) -> int | None:
-    """If s[i] opens `$(...)` (or `$((...))`), `${...}` or a backquote, the index just after its
-    end; otherwise None. Quoted text inside is skipped whole, so brackets in it do not count."""
-    if s.startswith("$(", i):
-        return _read_balanced(s, i + 2, "(", ")")
-    if s.startswith("${", i):
-        return _read_balanced(s, i + 2, "{", "}")
-    if s[i] == "`":
-        j = s.find("`", i + 1)
-        return len(s) if j < 0 else j + 1
-    return None
-
-
-def _read_dquote(s: str, i: int) -> int:
-    """s[i] is just after an opening double quote; returns the index after the closing one."""
-    n = len(s)
-    while i < n:
-        c = s[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == '"':
-            return i + 1
-        end = _skip_expansion(s, i)
-        i = i + 1 if end is None else end
-    return n
-
-
-def tokenize(s: str) -> list[_Tok]:
-    toks: list[_Tok] = []
-    pending_heredocs: list[tuple[_Tok, str, bool]] = []
-    i, n = 0, len(s)
-    at_word_start = True
-    while i < n:
-        c = s[i]
-        if c in " \t\r":
-            i += 1
-            at_word_start = True
-            continue
-        if c == "\\" and i + 1 < n and s[i + 1] == "\n":
-            i += 2
-            continue
-        if c == "\n":
-            toks.append(_Tok("NL", "\n"))
-            i += 1
-            for tok, delim, strip_tabs in pending_heredocs:
-                body_lines = []
-                while i < n:
-                    j = s.find("\n", i)
-                    line = s[i:] if j < 0 else s[i:j]
-                    i = n if j < 0 else j + 1
-                    check = line.lstrip("\t") if strip_tabs else line
-                    if check == delim:
-                        break
-                    body_lines.append(line)
-                tok.heredoc = "\n".join(body_lines) + ("\n" if body_lines else "")
-            pending_heredocs = []
-            at_word_start = True
-            continue
-        if c == "#" and at_word_start:
-            j = s.find("\n", i)
-            i = n if j < 0 else j
-            continue
-        # redirections, optionally with a file descriptor number in front
-        m = _REDIRECTION.match(s, i) if c in "<>0123456789" else None
-        if m and (m.group(1) == "" or at_word_start):
-            fd, op = m.group(1), m.group(2)
-            i = m.end()
-            toks.append(_Tok("REDIR", op, fd=fd))
-            at_word_start = True
-            if op in ("<<", "<<-"):
-                # the delimiter word follows
-                while i < n and s[i] in " \t":
-                    i += 1
-                start = i
-                i = _read_word(s, i)
-                raw = s[start:i]
-                delim = raw.replace("'", "").replace('"', "").replace("\\", "")
-                toks.append(_Tok("WORD", raw))
-                pending_heredocs.append((toks[-2], delim, op == "<<-"))
-            continue
-        op = next((o for o in _OPERATORS if s.startswith(o, i)), None) if c in "&|;()" else None
-        if op is not None:
-            toks.append(_Tok("OP", op))
-            i += len(op)
-            at_word_start = True
-            continue
-        start = i
-        i = _read_word(s, i)
-        if i == start:  # defensive: never loop forever
-            i += 1
-        toks.append(_Tok("WORD", s[start:i]))
-        at_word_start = False
-    return toks
-
-
-def _read_word(s: str, i: int) -> int:
-    n = len(s)
-    while i < n:
-        c = s[i]
-        if c in " \t\r\n;&|)":
-            return i
-        if c == "(":
-            if i > 0 and s[i - 1] in "<>":
-                i = _read_balanced(s, i + 1, "(", ")")
-                continue
-            if i > 0 and s[i - 1] == "=":  # array assignment NAME=( ... )
-                i = _read_balanced(s, i + 1, "(", ")")
-                continue
-            return i
-        if c in "<>":
-            if i + 1 < n and s[i + 1] == "(":  # process substitution
-                i = _read_balanced(s, i + 2, "(", ")")
-                continue
-            return i
-        if c == "\\":
-            i += 2
-            continue
-        if c == "'":
-            j = s.find("'", i + 1)
-            i = n if j < 0 else j + 1
-            continue
-        if c == '"':
-            i = _read_dquote(s, i + 1)
-            continue
-        end = _skip_expansion(s, i)
-        i = i + 1 if end is None else end
-    return n
-
-
-# --- program --------------------------------------------------------------------------------
 
 
 @dataclass
@@ -329,14 +136,14 @@ class _Expander:
                 i = j + 1
                 continue
             if c == '"' and not quoted:
-                j = _read_dquote(s, i + 1)
+                j = read_dquote(s, i + 1)
                 inner, ok = self._expand_text(s[i + 1 : j - 1], quoted=True)
                 out.append(inner)
                 resolved &= ok
                 i = j
                 continue
             if s.startswith("$(", i) and not s.startswith("$((", i):
-                j = _read_balanced(s, i + 2, "(", ")")
+                j = read_balanced(s, i + 2, "(", ")")
                 value = self._command_substitution(s[i + 2 : j - 1].strip())
                 if value is None:
                     out.append(s[i:j])
@@ -346,7 +153,7 @@ class _Expander:
                 i = j
                 continue
             if s.startswith("${", i):
-                j = _read_balanced(s, i + 2, "{", "}")
+                j = read_balanced(s, i + 2, "{", "}")
                 value = self._parameter(s[i + 2 : j - 1])
                 if value is None:
                     out.append(s[i:j])
@@ -356,7 +163,7 @@ class _Expander:
                 i = j
                 continue
             if c == "$" and i + 1 < n:
-                m = _NAME_RE.match(s, i + 1)
+                m = NAME_RE.match(s, i + 1)
                 if m:
                     value = self.variables.get(m.group(0))
                     if value is None:
@@ -379,7 +186,7 @@ class _Expander:
                 i = j + 1
                 continue
             if c in "<>" and i + 1 < n and s[i + 1] == "(" and not quoted:
-                j = _read_balanced(s, i + 2, "(", ")")
+                j = read_balanced(s, i + 2, "(", ")")
                 out.append(s[i:j])
                 resolved = False
                 i = j
@@ -406,7 +213,7 @@ class _Expander:
 
     def _command_substitution(self, inner: str) -> str | None:
         """$(f) for a one-line function whose body is `printf FORMAT ARGS...` or `echo ARGS...`."""
-        if _NAME_RE.fullmatch(inner) and inner in self.functions:
+        if NAME_RE.fullmatch(inner) and inner in self.functions:
             inner = self.functions[inner]
         try:
             argv_raw = shlex.split(inner, posix=False)
@@ -459,7 +266,9 @@ def _is_resolved(value: str) -> bool:
     return not isinstance(value, Word) or value.resolved
 
 
-def _split_commands(toks: list[_Tok]) -> list[tuple[list[str], list[tuple[str, str, str, str | None]], bool]]:
+def _split_commands(
+    toks: list[Token],
+) -> list[tuple[list[str], list[tuple[str, str, str, str | None]], bool]]:
     """Tokens -> [(words, redirects, piped_from_previous)]."""
     out: list[tuple[list[str], list[tuple[str, str, str, str | None]], bool]] = []
     words: list[str] = []
@@ -509,11 +318,11 @@ def _collect_definitions(
         # leading NAME=value words: shell variables when nothing follows, else the environment
         # of the one command that follows (not shell variables)
         idx = 0
-        while idx < len(words) and _ASSIGN.match(words[idx]):
+        while idx < len(words) and ASSIGNMENT.match(words[idx]):
             idx += 1
         if idx == len(words):
             for w in words:
-                m = _ASSIGN.match(w)
+                m = ASSIGNMENT.match(w)
                 assert m is not None
                 name, plus, value = m.group(1), m.group(2), m.group(3)
                 if value.startswith("(") and value.endswith(")"):
@@ -529,9 +338,9 @@ def _collect_definitions(
             for w in words[1:]:
                 if w.startswith("-"):
                     continue
-                m = _ASSIGN.match(w)
+                m = ASSIGNMENT.match(w)
                 name = m.group(1) if m else w
-                if _NAME_RE.fullmatch(name):
+                if NAME_RE.fullmatch(name):
                     # `local`/`declare` makes a function-scoped variable: its value is not the
                     # global one, so never substitute it, unless asked to (`resolve_locals`):
                     # then a local with a value counts as one more assignment of the name, and
@@ -544,14 +353,14 @@ def _collect_definitions(
         if head in ("read", "mapfile", "readarray", "getopts", "printf"):
             # read NAME / printf -v NAME: the value comes from input at run time
             for w in words[1:]:
-                if _NAME_RE.fullmatch(w):
+                if NAME_RE.fullmatch(w):
                     dynamic.add(w)
             continue
         if head in ("for", "select") and len(words) > 1:
             dynamic.add(words[1])
             continue
         if head in ("unset",):
-            dynamic.update(w for w in words[1:] if _NAME_RE.fullmatch(w))
+            dynamic.update(w for w in words[1:] if NAME_RE.fullmatch(w))
     functions: dict[str, str] = {}
     for line in script.splitlines():
         m = _FUNC_ONE_LINE.match(line)
@@ -614,8 +423,8 @@ def _simple_commands(
     for words, redirs, piped in simple_raw:
         words = _strip_keywords(list(words))
         assignments: list[tuple[str, Word]] = []
-        while words and _ASSIGN.match(words[0]) and not words[0].split("=", 1)[1].startswith("("):
-            m = _ASSIGN.match(words[0])
+        while words and ASSIGNMENT.match(words[0]) and not words[0].split("=", 1)[1].startswith("("):
+            m = ASSIGNMENT.match(words[0])
             assert m is not None
             assignments.append((m.group(1), expander.expand(m.group(3))[0]))
             words = words[1:]
@@ -632,46 +441,3 @@ def _simple_commands(
         commands.append(cmd)
         previous = cmd
     return commands
-
-
-def strip_wrappers(argv: list[Word]) -> list[Word]:
-    """Drops sudo/env/exec/... (and their options and NAME=value environment) in front."""
-    i = 0
-    while i < len(argv):
-        name = argv[i].rsplit("/", 1)[-1]
-        if name not in WRAPPERS:
-            break
-        takes_value = WRAPPERS[name]
-        i += 1
-        while i < len(argv) and (argv[i].startswith("-") or (name == "env" and _ASSIGN.match(argv[i]))):
-            opt = argv[i].split("=", 1)[0]
-            i += 1
-            if opt in takes_value and "=" not in argv[i - 1] and i < len(argv):
-                i += 1
-        if name == "timeout" and i < len(argv):
-            i += 1  # the duration
-        if name in ("chroot",) and i < len(argv):
-            i += 1  # the new root
-    return argv[i:]
-
-
-def shell_c_program(argv: list[Word]) -> str | None:
-    """The program of `[wrappers] bash [opts] -c '<program>' ...`, else None."""
-    rest = strip_wrappers(argv)
-    if not rest or rest[0].rsplit("/", 1)[-1] not in SHELLS:
-        if len(rest) >= 2 and rest[0].rsplit("/", 1)[-1] == "env" and rest[1] in SHELLS:
-            rest = rest[1:]
-        else:
-            return None
-    for i, w in enumerate(rest[1:], start=1):
-        if w == "-c" or (w.startswith("-") and not w.startswith("--") and "c" in w[1:]):
-            return str(rest[i + 1]) if i + 1 < len(rest) else None
-        if not w.startswith("-"):
-            return None
-    return None
-
-
-def programs_of_command_text(text: str) -> Program:
-    """The program a Command runs: the text itself (its interpreter is a shell), with nested
-    `bash -c '...'` programs parsed as well."""
-    return parse_program(text)

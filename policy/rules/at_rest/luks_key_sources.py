@@ -22,7 +22,8 @@ from typing import Any
 
 from analysis.luks import KEY_ACTIONS, KEY_STDIN, analyze_command
 from analysis.rule import Context, Finding, Rule
-from analysis.shell import Word, parse_program, strip_wrappers
+from analysis.shell_reading.expansion import Word, parse_program
+from analysis.shell_reading.wrappers import strip_wrappers
 from analysis.stack import COMMANDS, StackInfo
 
 NAME = "luks-key-sources"

@@ -17,7 +17,8 @@ from collections.abc import Iterator
 from analysis import bash_grammar
 from analysis.luks import analyze_command
 from analysis.rule import Context, Finding, Rule
-from analysis.shell import SHELLS, parse_program
+from analysis.shell_reading.expansion import parse_program
+from analysis.shell_reading.wrappers import SHELLS
 from analysis.stack import COMMANDS
 
 NAME = "luks-mount-reachable"
