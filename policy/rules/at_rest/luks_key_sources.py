@@ -20,7 +20,8 @@ import posixpath
 from collections.abc import Iterator
 from typing import Any
 
-from analysis.luks import KEY_ACTIONS, KEY_STDIN, analyze_command
+from analysis.cryptsetup_cli import KEY_ACTIONS, KEY_STDIN
+from analysis.luks import analyze_command
 from analysis.rule import Context, Finding, Rule
 from analysis.shell_reading.expansion import Word, parse_program
 from analysis.shell_reading.wrappers import strip_wrappers

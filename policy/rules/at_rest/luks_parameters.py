@@ -19,7 +19,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from analysis.luks import OPEN_ACTIONS, CryptsetupCall, analyze_command
+from analysis.cryptsetup_cli import OPEN_ACTIONS, CryptsetupCall
+from analysis.luks import analyze_command
 from analysis.rule import Context, Finding, Rule, unknown_finding
 from analysis.stack import COMMANDS, Resource
 from analysis.values import is_unknown
