@@ -23,6 +23,7 @@ import yaml  # noqa: E402
 from components.at_rest.luks_scripts import volume_spec  # noqa: E402
 from components.isolation.network import EDGE, plan_networks  # noqa: E402
 from components.settings import PROJECT, SECRET_KEYS, SettingsError, StackSettings, parse_settings  # noqa: E402
+from components.settings.services import image_parts  # noqa: E402
 
 
 def stack_config(stack: str) -> dict[str, Any]:
@@ -63,7 +64,7 @@ def render(settings: StackSettings, stack: str) -> str:
         lines.append("  (none)")
     for name, service in enabled.items():
         image = str(service.image)
-        pinned = "@sha256:" in image
+        pinned = image_parts(image)[2] is not None
         lines.append(f"  {name}:")
         lines.append(f"    image: {image}{'' if pinned else '   # not pinned by digest'}")
         if service.port:
