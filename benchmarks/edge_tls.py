@@ -46,7 +46,21 @@ if str(REPO) not in sys.path:
 
 from components.in_transit.traefik_config import ACME_RESOLVER, NOOP_SERVICE, render_dynamic, to_yaml  # noqa: E402
 from components.settings.edge import EdgeSettings  # noqa: E402
-from tests.support import edgelab as lab  # noqa: E402
+from tests.support.edgelab.backends import start_echo_backend  # noqa: E402
+from tests.support.edgelab.http_probes import client_context, request, served_chain  # noqa: E402
+from tests.support.edgelab.pebble import Pebble, start_pebble  # noqa: E402
+from tests.support.edgelab.pki import TestPki, make_pki  # noqa: E402
+from tests.support.edgelab.traefik import (  # noqa: E402
+    TraefikInstance,
+    launch_traefik,
+    prepare_traefik,
+    restart_traefik,
+    start_traefik,
+    traefik_binary,
+    wait_for_route,
+)
+from tests.support.net import LOOPBACK, free_port  # noqa: E402
+from tests.support.processes import clean_env, wait_until  # noqa: E402
 
 HOST = "app.example.test"
 HANDSHAKE_WORKERS = 4
@@ -65,7 +79,7 @@ def _handshake_worker(port: int, seconds: float) -> tuple[int, int]:
     while time.monotonic() < deadline:
         try:
             with (
-                socket.create_connection((lab.LOOPBACK, port), timeout=10) as raw,
+                socket.create_connection((LOOPBACK, port), timeout=10) as raw,
                 context.wrap_socket(raw, server_hostname=HOST),
             ):
                 done += 1
@@ -95,15 +109,15 @@ def acme_settings(backends: dict[str, Any], directory: str) -> EdgeSettings:
 def start_acme_edge(
     workdir: Path,
     settings: EdgeSettings,
-    pebble: lab.Pebble,
+    pebble: Pebble,
     ports: tuple[int, int, int],
     *,
     traefik_default_key: bool,
-) -> lab.TraefikInstance:
-    prepared = lab.prepare_traefik(
+) -> TraefikInstance:
+    prepared = prepare_traefik(
         settings,
         workdir,
-        backend_hosts={"webui": lab.LOOPBACK},
+        backend_hosts={"webui": LOOPBACK},
         acme_ca_certificates=[str(pebble.https_ca_file)],
         ports=ports,
     )
@@ -113,10 +127,10 @@ def start_acme_edge(
         static = yaml.safe_load(static_path.read_text())
         del static["certificatesResolvers"][ACME_RESOLVER]["acme"]["keyType"]
         static_path.write_text(to_yaml(static))
-    edge = lab.launch_traefik(prepared.settings, prepared.layout, prepared.workdir, prepared.ports)
+    edge = launch_traefik(prepared.settings, prepared.layout, prepared.workdir, prepared.ports)
     roots = workdir / "pebble-root.pem"
     roots.write_text(pebble.root_pem())
-    lab.wait_for_route(edge, HOST, "/", lab.client_context(roots), timeout=90)
+    wait_for_route(edge, HOST, "/", client_context(roots), timeout=90)
     return edge
 
 
@@ -136,19 +150,19 @@ def summary(figures: list[float]) -> dict[str, Any]:
 
 def bench_handshakes(workdir: Path, backends: dict[str, Any], seconds: float, rounds: int) -> dict[str, Any]:
     """Both edges run side by side, each with its own Pebble (HTTP-01 needs its own web port)."""
-    edges: dict[str, lab.TraefikInstance] = {}
-    pebbles: list[lab.Pebble] = []
+    edges: dict[str, TraefikInstance] = {}
+    pebbles: list[Pebble] = []
     results: dict[str, Any] = {}
     try:
         for label, default_key in (("ec256_rendered", False), ("rsa4096_traefik_default", True)):
-            web, websecure, ping = lab.free_port(), lab.free_port(), lab.free_port()
-            pebble = lab.start_pebble(workdir / f"pebble-{label}", http_port=web)
+            web, websecure, ping = free_port(), free_port(), free_port()
+            pebble = start_pebble(workdir / f"pebble-{label}", http_port=web)
             pebbles.append(pebble)
             settings = acme_settings(backends, pebble.directory_url)
             edges[label] = start_acme_edge(
                 workdir / label, settings, pebble, (web, websecure, ping), traefik_default_key=default_key
             )
-            key = lab.served_chain(edges[label].websecure_port, HOST)[0].public_key()
+            key = served_chain(edges[label].websecure_port, HOST)[0].public_key()
             results[label] = {"leaf_key": f"{type(key).__name__} {getattr(key, 'key_size', '')}".strip()}
         failed: dict[str, int] = dict.fromkeys(edges, 0)
 
@@ -216,13 +230,13 @@ def h2load(port: int, path: str, *, clients: int, seconds: int, threads: int = 2
             "--warm-up-time",
             "2",
             "--connect-to",
-            f"{lab.LOOPBACK}:{port}",
+            f"{LOOPBACK}:{port}",
             f"https://{HOST}:{port}{path}",
         ],
         capture_output=True,
         text=True,
         timeout=seconds + 120,
-        env=lab.clean_env(),
+        env=clean_env(),
         check=False,
     )
     out = result.stdout
@@ -252,7 +266,7 @@ def h2load(port: int, path: str, *, clients: int, seconds: int, threads: int = 2
 def start_fast_backend(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
     """A second Traefik on plain HTTP that answers every request itself (noop@internal, 418): a
     backend fast enough that the edge, not the backend, limits the proxied variant."""
-    port = lab.free_port()
+    port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "dynamic").mkdir(exist_ok=True)
     (workdir / "dynamic" / "noop.yml").write_text(
@@ -260,25 +274,25 @@ def start_fast_backend(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
     )
     static = {
         "global": {"checkNewVersion": False, "sendAnonymousUsage": False},
-        "entryPoints": {"web": {"address": f"{lab.LOOPBACK}:{port}"}},
+        "entryPoints": {"web": {"address": f"{LOOPBACK}:{port}"}},
         "providers": {"file": {"directory": str(workdir / "dynamic")}},
     }
     (workdir / "traefik.yml").write_text(to_yaml(static))
     process = subprocess.Popen(
-        [str(lab.traefik_binary()), f"--configFile={workdir / 'traefik.yml'}"],
+        [str(traefik_binary()), f"--configFile={workdir / 'traefik.yml'}"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env=lab.clean_env(),
+        env=clean_env(),
     )
-    lab.wait_until(
-        lambda: True if lab.request(port, HOST, "/", timeout=2).status == 418 else None,
+    wait_until(
+        lambda: True if request(port, HOST, "/", timeout=2).status == 418 else None,
         timeout=30,
         what="fast backend",
     )
     return process, port
 
 
-def bench_requests(workdir: Path, pki: lab.TestPki, seconds: int, rounds: int) -> dict[str, Any]:
+def bench_requests(workdir: Path, pki: TestPki, seconds: int, rounds: int) -> dict[str, Any]:
     """Rendered router (headers middleware) against the same router without middlewares, twice:
     ending at Traefik's noop service (worst case: nothing but Traefik's own work), and proxied to
     a fast local backend (what a router does in production)."""
@@ -295,14 +309,14 @@ def bench_requests(workdir: Path, pki: lab.TestPki, seconds: int, rounds: int) -
         ("proxied", "headers_middleware"): (False, True),
         ("proxied", "bare_tls_router"): (False, False),
     }
-    edges: dict[tuple[str, str], lab.TraefikInstance] = {}
+    edges: dict[tuple[str, str], TraefikInstance] = {}
     runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
     try:
         for key, (noop, keep_middlewares) in variants.items():
-            edge = lab.start_traefik(
+            edge = start_traefik(
                 settings,
                 workdir / "-".join(key),
-                backend_hosts={"webui": lab.LOOPBACK},
+                backend_hosts={"webui": LOOPBACK},
                 certificate_pem=pki.chain_pem,
                 private_key_pem=pki.leaf.key_pem,
             )
@@ -314,9 +328,9 @@ def bench_requests(workdir: Path, pki: lab.TestPki, seconds: int, rounds: int) -
             if not keep_middlewares:
                 router.pop("middlewares")
             Path(edge.layout.dynamic_file).write_text(to_yaml(variant))
-            edges[key] = lab.restart_traefik(edge)
-            lab.wait_for_route(
-                edges[key], HOST, "/", lab.client_context(pki.root_file), accept=lambda r: r.status == 418
+            edges[key] = restart_traefik(edge)
+            wait_for_route(
+                edges[key], HOST, "/", client_context(pki.root_file), accept=lambda r: r.status == 418
             )
             runs[key] = []
 
@@ -366,24 +380,22 @@ def bench_requests(workdir: Path, pki: lab.TestPki, seconds: int, rounds: int) -
     return results
 
 
-def bench_concurrency(
-    workdir: Path, backends: dict[str, Any], pki: lab.TestPki, seconds: int
-) -> dict[str, Any]:
+def bench_concurrency(workdir: Path, backends: dict[str, Any], pki: TestPki, seconds: int) -> dict[str, Any]:
     settings = EdgeSettings.model_validate(
         {
             "routes": {"app": {"host": HOST, "service": "webui", "port": backends["webui"]}},
             "certificates": {"mode": "custom", "chain": pki.chain_pem},
         }
     )
-    edge = lab.start_traefik(
+    edge = start_traefik(
         settings,
         workdir / "concurrency",
-        backend_hosts={"webui": lab.LOOPBACK},
+        backend_hosts={"webui": LOOPBACK},
         certificate_pem=pki.chain_pem,
         private_key_pem=pki.leaf.key_pem,
     )
     try:
-        lab.wait_for_route(edge, HOST, "/", lab.client_context(pki.root_file))
+        wait_for_route(edge, HOST, "/", client_context(pki.root_file))
         result = h2load(edge.websecure_port, "/", clients=200, seconds=seconds)
     finally:
         edge.stop()
@@ -405,10 +417,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--concurrency-duration", type=int, default=30)
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="edge-bench-"))
-    echo = lab.start_echo_backend("webui")
+    echo = start_echo_backend("webui")
     try:
         backends = {"webui": echo.port}
-        pki = lab.make_pki(workdir / "pki", [HOST])
+        pki = make_pki(workdir / "pki", [HOST])
         report = {
             "handshakes": bench_handshakes(workdir, backends, args.duration, args.rounds),
             "requests": bench_requests(workdir, pki, args.duration, args.rounds),

@@ -33,7 +33,8 @@ if str(REPO) not in sys.path:
 
 from components.settings.base import parse_size  # noqa: E402
 from tests.support.luks_lab import command_line, ensure, make_spec, reencrypt  # noqa: E402
-from tests.support.vmlab import VM, VMFactory  # noqa: E402
+from tests.support.vmlab.fixtures import VMFactory  # noqa: E402
+from tests.support.vmlab.machine import VM  # noqa: E402
 
 
 def timed_program(vm: VM, program: str, stdin: str) -> float:

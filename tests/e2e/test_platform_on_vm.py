@@ -32,18 +32,15 @@ from components.settings.services import BUILTIN_SERVICES
 from tests.support.acting_mocks.engine import ProtectedResource
 from tests.support.analyzer import capture, evaluate
 from tests.support.apply_harness import ApplyHarness
-from tests.support.edgelab import (
-    TestPki,
-    check_security_headers,
-    client_context,
-    make_pki,
-    openssl_handshake,
-    request,
-    wss_matrix,
-)
+from tests.support.edgelab.http_probes import client_context, openssl_handshake, request
+from tests.support.edgelab.pki import TestPki, make_pki
+from tests.support.edgelab.security_headers import check_security_headers
+from tests.support.edgelab.websocket_probes import wss_matrix
 from tests.support.images import standin_changes
 from tests.support.program_runner import run_main
-from tests.support.vmlab import PYTHON_STANDIN_IMAGE, TRAEFIK_IMAGE, VM, VMFactory
+from tests.support.vmlab.assets import PYTHON_STANDIN_IMAGE, TRAEFIK_IMAGE
+from tests.support.vmlab.fixtures import VMFactory
+from tests.support.vmlab.machine import VM
 
 REPO = Path(__file__).resolve().parents[2]
 HOST = "app.platform.test"

@@ -16,7 +16,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from components.settings.edge import EdgeSettings
 from tests.edge.conftest import BACKEND_HOSTS, HOST, Backends, platform_config
-from tests.support import edgelab as lab
+from tests.support.edgelab.http_probes import client_context, request, served_chain
+from tests.support.edgelab.pebble import start_pebble
+from tests.support.edgelab.traefik import start_traefik, wait_for_route
+from tests.support.net import free_port
 
 # Short lifetime for the renewal test: Traefik renews certificates that live under a day when
 # less than 20 minutes remain, checking every minute (see certificatesDuration).
@@ -27,8 +30,8 @@ class AcmeLab:
     def __init__(
         self, workdir: Path, backends: Backends, validity_seconds: int, certificates_hours: int
     ) -> None:
-        web, websecure, ping = lab.free_port(), lab.free_port(), lab.free_port()
-        self.pebble = lab.start_pebble(
+        web, websecure, ping = free_port(), free_port(), free_port()
+        self.pebble = start_pebble(
             workdir / "pebble", http_port=web, certificate_validity_seconds=validity_seconds
         )
         acme = {
@@ -40,7 +43,7 @@ class AcmeLab:
             platform_config(backends, certificates={"mode": "acme", "acme": acme})
         )
         try:
-            self.edge = lab.start_traefik(
+            self.edge = start_traefik(
                 self.settings,
                 workdir / "traefik",
                 backend_hosts=BACKEND_HOSTS,
@@ -52,7 +55,7 @@ class AcmeLab:
             raise
         self.roots = workdir / "pebble-root.pem"
         self.roots.write_text(self.pebble.root_pem())
-        self.context = lab.client_context(self.roots)
+        self.context = client_context(self.roots)
 
     def stop(self) -> None:
         self.edge.stop()
@@ -69,11 +72,11 @@ def acme_lab(backends: Backends, tmp_path: Path) -> Iterator[AcmeLab]:
 def test_http01_issues_an_ec256_certificate_chaining_to_the_acme_root(acme_lab: AcmeLab) -> None:
     edge = acme_lab.edge
     # Polls until the issued certificate is served: the handshake verifies against Pebble's root.
-    response = lab.wait_for_route(edge, HOST, "/", acme_lab.context, timeout=60)
+    response = wait_for_route(edge, HOST, "/", acme_lab.context, timeout=60)
     assert response.status == 200
     log = edge.log()
     assert "The server validated our request" in log  # a real HTTP-01 validation, not a shortcut
-    chain = lab.served_chain(edge.websecure_port, HOST)
+    chain = served_chain(edge.websecure_port, HOST)
     leaf = chain[0]
     assert isinstance(leaf.public_key(), ec.EllipticCurvePublicKey)
     assert leaf.public_key().curve.name == "secp256r1"  # type: ignore[union-attr]
@@ -96,19 +99,19 @@ def test_a_short_lived_certificate_is_renewed_without_a_failed_request(
     acme = AcmeLab(tmp_path, backends, validity_seconds=SHORT_LIFETIME_SECONDS, certificates_hours=1)
     try:
         edge = acme.edge
-        lab.wait_for_route(edge, HOST, "/", acme.context, timeout=60)
-        first = lab.served_chain(edge.websecure_port, HOST)[0].serial_number
+        wait_for_route(edge, HOST, "/", acme.context, timeout=60)
+        first = served_chain(edge.websecure_port, HOST)[0].serial_number
         deadline = time.monotonic() + 150
         requests = failures = 0
         renewed = None
         while time.monotonic() < deadline:
             try:
-                status = lab.request(edge.websecure_port, HOST, "/", tls=acme.context, timeout=5).status
+                status = request(edge.websecure_port, HOST, "/", tls=acme.context, timeout=5).status
             except OSError as exc:
                 status = repr(exc)
             requests += 1
             failures += status != 200
-            serial = lab.served_chain(edge.websecure_port, HOST)[0].serial_number
+            serial = served_chain(edge.websecure_port, HOST)[0].serial_number
             if serial != first:
                 renewed = serial
                 break
@@ -117,6 +120,6 @@ def test_a_short_lived_certificate_is_renewed_without_a_failed_request(
         assert "Renewing ACME certificate" in edge.log()
         assert failures == 0 and requests > 10, (requests, failures)
         # And the renewed certificate verifies like the first one.
-        assert lab.request(edge.websecure_port, HOST, "/", tls=acme.context).status == 200
+        assert request(edge.websecure_port, HOST, "/", tls=acme.context).status == 200
     finally:
         acme.stop()

@@ -9,7 +9,11 @@ import pytest
 
 from components.settings.edge import EdgeSettings
 from tests.edge.conftest import HOST, ORIGIN, WS_PATH, Backends, custom_edge_settings, start_custom_edge
-from tests.support import edgelab as lab
+from tests.support.edgelab.http_probes import Response, client_context, request
+from tests.support.edgelab.pki import TestPki
+from tests.support.edgelab.security_headers import check_security_headers
+from tests.support.edgelab.traefik import TraefikInstance
+from tests.support.edgelab.websocket_probes import wss_matrix
 
 # A policy that also locks down scripts, objects, forms and base URIs: what the Observatory wants
 # for its top grade, on top of the concept's frame-ancestors rule.
@@ -19,22 +23,22 @@ STRICT_CSP = (
 )
 
 
-def responses_of_every_kind(edge: lab.TraefikInstance, pki: lab.TestPki) -> dict[str, lab.Response]:
-    context = lab.client_context(pki.root_file)
+def responses_of_every_kind(edge: TraefikInstance, pki: TestPki) -> dict[str, Response]:
+    context = client_context(pki.root_file)
     port = edge.websecure_port
     responses = {
-        "backend 200": lab.request(port, HOST, "/", tls=context),
-        "unrouted 404": lab.request(
+        "backend 200": request(port, HOST, "/", tls=context),
+        "unrouted 404": request(
             edge.websecure_port,
             "app.example.test",
             "/",
             tls=context,
             headers={"Host": "nothing.example.test"},
         ),
-        "foreign origin 403": lab.request(
+        "foreign origin 403": request(
             port, HOST, WS_PATH, tls=context, headers={"Origin": "https://evil.test"}
         ),
-        "no session 401": lab.request(port, HOST, WS_PATH, tls=context, headers={"Origin": ORIGIN}),
+        "no session 401": request(port, HOST, WS_PATH, tls=context, headers={"Origin": ORIGIN}),
     }
     expected = {"backend 200": 200, "unrouted 404": 404, "foreign origin 403": 403, "no session 401": 401}
     assert {name: r.status for name, r in responses.items()} == expected
@@ -42,22 +46,22 @@ def responses_of_every_kind(edge: lab.TraefikInstance, pki: lab.TestPki) -> dict
 
 
 def test_every_response_carries_the_configured_headers_and_no_banner(
-    custom_edge: lab.TraefikInstance, pki: lab.TestPki
+    custom_edge: TraefikInstance, pki: TestPki
 ) -> None:
     for name, response in responses_of_every_kind(custom_edge, pki).items():
         try:
-            lab.check_security_headers(response, custom_edge.settings)
+            check_security_headers(response, custom_edge.settings)
         except AssertionError as exc:
             raise AssertionError(f"{name}: {exc}") from None
 
 
 def test_default_headers_score_and_what_keeps_them_from_a_plus(
-    custom_edge: lab.TraefikInstance, pki: lab.TestPki
+    custom_edge: TraefikInstance, pki: TestPki
 ) -> None:
     """The concept's CSP (frame-ancestors only) leaves scripts unrestricted, which the Observatory
     penalises (-20) before any bonus counts; every other header test passes."""
-    score = lab.check_security_headers(
-        lab.request(custom_edge.websecure_port, HOST, "/", tls=lab.client_context(pki.root_file)),
+    score = check_security_headers(
+        request(custom_edge.websecure_port, HOST, "/", tls=client_context(pki.root_file)),
         custom_edge.settings,
     )
     assert score.results == {
@@ -71,7 +75,7 @@ def test_default_headers_score_and_what_keeps_them_from_a_plus(
 
 
 def test_configured_strict_headers_score_a_plus_on_every_response(
-    backends: Backends, pki: lab.TestPki, tmp_path: Path
+    backends: Backends, pki: TestPki, tmp_path: Path
 ) -> None:
     settings = custom_edge_settings(
         backends,
@@ -85,15 +89,15 @@ def test_configured_strict_headers_score_a_plus_on_every_response(
     edge = start_custom_edge(tmp_path, settings, pki)
     try:
         for name, response in responses_of_every_kind(edge, pki).items():
-            score = lab.check_security_headers(response, settings)
+            score = check_security_headers(response, settings)
             assert score.score >= 100 and score.grade == "A+", (name, score)
     finally:
         edge.stop()
 
 
-def test_websocket_matrix(custom_edge: lab.TraefikInstance, pki: lab.TestPki, backends: Backends) -> None:
+def test_websocket_matrix(custom_edge: TraefikInstance, pki: TestPki, backends: Backends) -> None:
     before = len(backends.websocket.upgrades)
-    results = lab.wss_matrix(
+    results = wss_matrix(
         HOST,
         custom_edge.websecure_port,
         path=WS_PATH,
@@ -118,9 +122,9 @@ def test_websocket_matrix(custom_edge: lab.TraefikInstance, pki: lab.TestPki, ba
 
 
 def test_second_allowed_origin_is_accepted_too(
-    custom_edge: lab.TraefikInstance, pki: lab.TestPki, backends: Backends
+    custom_edge: TraefikInstance, pki: TestPki, backends: Backends
 ) -> None:
-    results = lab.wss_matrix(
+    results = wss_matrix(
         HOST,
         custom_edge.websecure_port,
         path=WS_PATH,
@@ -134,17 +138,17 @@ def test_second_allowed_origin_is_accepted_too(
 
 @pytest.mark.parametrize("origin", ["https://APP.example.test", "https://app.example.test:444", "null"])
 def test_origins_that_differ_in_case_port_or_are_opaque_are_forbidden(
-    custom_edge: lab.TraefikInstance, pki: lab.TestPki, backends: Backends, origin: str
+    custom_edge: TraefikInstance, pki: TestPki, backends: Backends, origin: str
 ) -> None:
-    response = lab.request(
+    response = request(
         custom_edge.websecure_port,
         HOST,
         WS_PATH,
-        tls=lab.client_context(pki.root_file),
+        tls=client_context(pki.root_file),
         headers={"Origin": origin, "Cookie": backends.session_cookie},
     )
     assert response.status == 403
 
 
-def test_settings_fixture_is_the_default_header_policy(custom_edge: lab.TraefikInstance) -> None:
+def test_settings_fixture_is_the_default_header_policy(custom_edge: TraefikInstance) -> None:
     assert custom_edge.settings.headers == EdgeSettings().headers

@@ -8,7 +8,11 @@ from pathlib import Path
 
 from components.settings.edge import EdgeSettings
 from tests.edge.conftest import BACKEND_HOSTS, HOST, Backends, platform_config
-from tests.support import edgelab as lab
+from tests.support.edgelab.backends import start_ocsp_responder
+from tests.support.edgelab.pki import TestPki, chain_of, make_ca, make_leaf
+from tests.support.edgelab.traefik import TraefikInstance, start_traefik
+from tests.support.net import LOOPBACK
+from tests.support.processes import clean_env, wait_until
 
 
 def stapled_status(port: int, ca_file: Path) -> str:
@@ -17,7 +21,7 @@ def stapled_status(port: int, ca_file: Path) -> str:
             "openssl",
             "s_client",
             "-connect",
-            f"{lab.LOOPBACK}:{port}",
+            f"{LOOPBACK}:{port}",
             "-servername",
             HOST,
             "-status",
@@ -28,24 +32,24 @@ def stapled_status(port: int, ca_file: Path) -> str:
         capture_output=True,
         text=True,
         timeout=20,
-        env=lab.clean_env(),
+        env=clean_env(),
         check=False,
     )
     return result.stdout
 
 
 def test_ocsp_response_is_stapled(backends: Backends, tmp_path: Path) -> None:
-    root = lab.make_ca("OCSP Lab Root")
-    intermediate = lab.make_ca("OCSP Lab Intermediate", issuer=root)
-    responder = lab.start_ocsp_responder(intermediate)
+    root = make_ca("OCSP Lab Root")
+    intermediate = make_ca("OCSP Lab Intermediate", issuer=root)
+    responder = start_ocsp_responder(intermediate)
     try:
-        leaf = lab.make_leaf(intermediate, [HOST], ocsp_url=f"http://{lab.LOOPBACK}:{responder.port}/")
-        chain = lab.chain_of(leaf, intermediate)
+        leaf = make_leaf(intermediate, [HOST], ocsp_url=f"http://{LOOPBACK}:{responder.port}/")
+        chain = chain_of(leaf, intermediate)
         (tmp_path / "root.pem").write_text(root.cert_pem)
         settings = EdgeSettings.model_validate(
             platform_config(backends, certificates={"mode": "custom", "chain": chain})
         )
-        edge = lab.start_traefik(
+        edge = start_traefik(
             settings,
             tmp_path / "traefik",
             backend_hosts=BACKEND_HOSTS,
@@ -53,7 +57,7 @@ def test_ocsp_response_is_stapled(backends: Backends, tmp_path: Path) -> None:
             private_key_pem=leaf.key_pem,
         )
         try:
-            output = lab.wait_until(
+            output = wait_until(
                 lambda: (
                     o
                     if "OCSP Response Status: successful"
@@ -73,9 +77,7 @@ def test_ocsp_response_is_stapled(backends: Backends, tmp_path: Path) -> None:
         responder.close()
 
 
-def test_without_a_responder_url_nothing_is_stapled(
-    custom_edge: lab.TraefikInstance, pki: lab.TestPki
-) -> None:
+def test_without_a_responder_url_nothing_is_stapled(custom_edge: TraefikInstance, pki: TestPki) -> None:
     """Control: the same probe reports no stapled response when the certificate names no responder."""
     output = stapled_status(custom_edge.websecure_port, pki.root_file)
     assert "OCSP response: no response sent" in output

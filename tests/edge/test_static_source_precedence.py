@@ -13,7 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import edgelab as lab
+from tests.support.edgelab.backends import HttpBackend, start_echo_backend
+from tests.support.edgelab.http_probes import Response, client_context, request
+from tests.support.edgelab.traefik import traefik_binary
+from tests.support.net import LOOPBACK, free_port
+from tests.support.processes import clean_env, stop_process, wait_until
 from tests.support.programs import tls_only_routes_traefik_sources as programs
 
 HOST = "app.example.test"
@@ -30,19 +34,19 @@ class Loopback:
 
     def __init__(self, workdir: Path, backend_port: int) -> None:
         self.workdir = workdir
-        self.web, self.websecure = lab.free_port(), lab.free_port()
+        self.web, self.websecure = free_port(), free_port()
         self.dynamic = workdir / "dynamic"
         self.dynamic.mkdir()
         self.backend_port = backend_port
 
     def rewrite(self, text: str) -> str:
         return (
-            text.replace('":80"', f'"{lab.LOOPBACK}:{self.web}"')
-            .replace('":443"', f'"{lab.LOOPBACK}:{self.websecure}"')
-            .replace("=:80", f"={lab.LOOPBACK}:{self.web}")
-            .replace("=:443", f"={lab.LOOPBACK}:{self.websecure}")
+            text.replace('":80"', f'"{LOOPBACK}:{self.web}"')
+            .replace('":443"', f'"{LOOPBACK}:{self.websecure}"')
+            .replace("=:80", f"={LOOPBACK}:{self.web}")
+            .replace("=:443", f"={LOOPBACK}:{self.websecure}")
             .replace("/etc/traefik/dynamic", str(self.dynamic))
-            .replace("http://app:8080", f"http://{lab.LOOPBACK}:{self.backend_port}")
+            .replace("http://app:8080", f"http://{LOOPBACK}:{self.backend_port}")
         )
 
     def write(self, name: str, content: str) -> Path:
@@ -53,8 +57,8 @@ class Loopback:
 
 
 @pytest.fixture(scope="module")
-def backend() -> Iterator[lab.HttpBackend]:
-    echo = lab.start_echo_backend("app")
+def backend() -> Iterator[HttpBackend]:
+    echo = start_echo_backend("app")
     yield echo
     echo.close()
 
@@ -70,55 +74,46 @@ def run_traefik(
 ) -> subprocess.Popen[bytes]:
     output = open(loop.workdir / "traefik.out", "ab")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(
-        [str(lab.traefik_binary()), *[loop.rewrite(a) for a in args]],
+        [str(traefik_binary()), *[loop.rewrite(a) for a in args]],
         stdout=output,
         stderr=subprocess.STDOUT,
-        env=lab.clean_env(HOME=str(loop.workdir), **{k: loop.rewrite(v) for k, v in (env or {}).items()}),
+        env=clean_env(HOME=str(loop.workdir), **{k: loop.rewrite(v) for k, v in (env or {}).items()}),
         cwd=loop.workdir,
     )
     output.close()
     return process
 
 
-def plain_answer(loop: Loopback, process: subprocess.Popen[bytes]) -> lab.Response:
+def plain_answer(loop: Loopback, process: subprocess.Popen[bytes]) -> Response:
     """The first answer to a plain-text request on the web entrypoint once the route is loaded."""
 
-    def probe() -> lab.Response | None:
+    def probe() -> Response | None:
         if process.poll() is not None:
             raise RuntimeError((loop.workdir / "traefik.out").read_text()[-2000:])
         try:
-            response = lab.request(loop.web, HOST, "/", timeout=3)
+            response = request(loop.web, HOST, "/", timeout=3)
         except OSError:
             return None
         return None if response.status == 404 else response
 
-    return lab.wait_until(probe, timeout=30, interval=0.2, what="an answer on the web entrypoint")
+    return wait_until(probe, timeout=30, interval=0.2, what="an answer on the web entrypoint")
 
 
-def served_by_backend(response: lab.Response) -> bool:
+def served_by_backend(response: Response) -> bool:
     """200 from the echo backend."""
     return response.status == 200 and json.loads(response.body)["backend"] == "app"
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
-
-
-def answer(loop: Loopback, args: Sequence[str], env: dict[str, str] | None = None) -> lab.Response:
+def answer(loop: Loopback, args: Sequence[str], env: dict[str, str] | None = None) -> Response:
     process = run_traefik(loop, args, env)
     try:
         return plain_answer(loop, process)
     finally:
-        stop(process)
+        stop_process(process)
 
 
 def test_a_flag_claiming_tls_is_ignored_next_to_a_configuration_file(
-    tmp_path: Path, backend: lab.HttpBackend
+    tmp_path: Path, backend: HttpBackend
 ) -> None:
     loop = Loopback(tmp_path, backend.port)
     static = loop.write("static/traefik.yml", programs.PLAIN_WEB_STATIC)
@@ -128,7 +123,7 @@ def test_a_flag_claiming_tls_is_ignored_next_to_a_configuration_file(
 
 
 def test_a_variable_claiming_tls_is_ignored_next_to_a_configuration_file(
-    tmp_path: Path, backend: lab.HttpBackend
+    tmp_path: Path, backend: HttpBackend
 ) -> None:
     loop = Loopback(tmp_path, backend.port)
     static = loop.write("static/traefik.yml", programs.PLAIN_WEB_STATIC)
@@ -139,30 +134,30 @@ def test_a_variable_claiming_tls_is_ignored_next_to_a_configuration_file(
 
 
 def test_the_same_flag_does_make_web_tls_when_the_flags_are_the_source(
-    tmp_path: Path, backend: lab.HttpBackend
+    tmp_path: Path, backend: HttpBackend
 ) -> None:
     """The contrast: without a file, Traefik applies the flag and web speaks TLS only."""
     loop = Loopback(tmp_path, backend.port)
     loop.write("dynamic/routes.yml", programs.WEB_ROUTER_DYNAMIC)
     process = run_traefik(loop, [*programs.PLAIN_WEB_FLAGS, programs.WEB_TLS_FLAG])
     try:
-        unverified = lab.client_context(None)  # Traefik's default certificate: TLS is all we check
+        unverified = client_context(None)  # Traefik's default certificate: TLS is all we check
 
-        def over_tls() -> lab.Response | None:
-            response = lab.request(loop.web, HOST, "/", tls=unverified, timeout=3)
+        def over_tls() -> Response | None:
+            response = request(loop.web, HOST, "/", tls=unverified, timeout=3)
             return response if response.status == 200 else None
 
-        served = lab.wait_until(over_tls, timeout=30, interval=0.2, what="the route over TLS on web")
+        served = wait_until(over_tls, timeout=30, interval=0.2, what="the route over TLS on web")
         assert served_by_backend(served)
         # In clear text the router (TLS now) matches nothing: Traefik's 404, never the backend.
-        plain = lab.request(loop.web, HOST, "/", timeout=3)
+        plain = request(loop.web, HOST, "/", timeout=3)
         assert plain.status == 404 and b"404 page not found" in plain.body, plain
     finally:
-        stop(process)
+        stop_process(process)
 
 
 def test_a_file_traefik_does_not_read_cannot_make_web_tls_when_the_flags_apply(
-    tmp_path: Path, backend: lab.HttpBackend
+    tmp_path: Path, backend: HttpBackend
 ) -> None:
     """The reverse: the file claiming TLS is at a path Traefik never reads (no --configFile, not
     a default location); the flags apply and leave web plain."""
@@ -173,9 +168,7 @@ def test_a_file_traefik_does_not_read_cannot_make_web_tls_when_the_flags_apply(
     assert served_by_backend(response) and response.tls_version is None, response
 
 
-def test_a_missing_configuration_file_falls_back_to_the_flags(
-    tmp_path: Path, backend: lab.HttpBackend
-) -> None:
+def test_a_missing_configuration_file_falls_back_to_the_flags(tmp_path: Path, backend: HttpBackend) -> None:
     loop = Loopback(tmp_path, backend.port)
     loop.write("etc/traefik/prod.yml", programs.TLS_CLAIMING_STATIC)
     loop.write("dynamic/routes.yml", programs.WEB_ROUTER_DYNAMIC)
@@ -186,7 +179,7 @@ def test_a_missing_configuration_file_falls_back_to_the_flags(
 
 
 def test_a_configuration_file_in_the_working_directory_is_found_without_a_flag(
-    tmp_path: Path, backend: lab.HttpBackend
+    tmp_path: Path, backend: HttpBackend
 ) -> None:
     """./traefik.yml is a default location: it wins over flags that would have made web TLS."""
     loop = Loopback(tmp_path, backend.port)

@@ -9,33 +9,35 @@ import subprocess
 from pathlib import Path
 
 from tests.edge.conftest import HOST
-from tests.support import edgelab as lab
+from tests.support.edgelab.http_probes import mozilla_tls_issues
+from tests.support.edgelab.pki import TestPki
+from tests.support.edgelab.traefik import TraefikInstance
+from tests.support.net import LOOPBACK
+from tests.support.processes import clean_env
 
 
 def test_default_profile_is_mozilla_intermediate_compliant(
-    custom_edge: lab.TraefikInstance, pki: lab.TestPki
+    custom_edge: TraefikInstance, pki: TestPki
 ) -> None:
-    issues = lab.mozilla_tls_issues(
+    issues = mozilla_tls_issues(
         HOST, custom_edge.websecure_port, ca_file=pki.root_file, profile="intermediate"
     )
     assert issues == {}
 
 
-def test_modern_profile_is_mozilla_modern_compliant(
-    modern_edge: lab.TraefikInstance, pki: lab.TestPki
-) -> None:
-    issues = lab.mozilla_tls_issues(HOST, modern_edge.websecure_port, ca_file=pki.root_file, profile="modern")
+def test_modern_profile_is_mozilla_modern_compliant(modern_edge: TraefikInstance, pki: TestPki) -> None:
+    issues = mozilla_tls_issues(HOST, modern_edge.websecure_port, ca_file=pki.root_file, profile="modern")
     assert issues == {}
 
 
-def test_the_checker_tells_the_profiles_apart(custom_edge: lab.TraefikInstance, pki: lab.TestPki) -> None:
+def test_the_checker_tells_the_profiles_apart(custom_edge: TraefikInstance, pki: TestPki) -> None:
     """TLS 1.2 (intermediate) is not 'modern': the same checker must say so."""
-    issues = lab.mozilla_tls_issues(HOST, custom_edge.websecure_port, ca_file=pki.root_file, profile="modern")
+    issues = mozilla_tls_issues(HOST, custom_edge.websecure_port, ca_file=pki.root_file, profile="modern")
     assert "tls_versions" in issues, issues
 
 
 def test_testssl_finds_only_tls_1_2_and_1_3_with_forward_secrecy_and_no_vulnerability(
-    custom_edge: lab.TraefikInstance, pki: lab.TestPki, tmp_path: Path
+    custom_edge: TraefikInstance, pki: TestPki, tmp_path: Path
 ) -> None:
     testssl = shutil.which("testssl") or shutil.which("testssl.sh")
     assert testssl, "testssl.sh is missing: apt-get install testssl.sh (listed in .ci/apt-packages)"
@@ -50,7 +52,7 @@ def test_testssl_finds_only_tls_1_2_and_1_3_with_forward_secrecy_and_no_vulnerab
             "0",
             "--sneaky",
             "--ip",
-            lab.LOOPBACK,
+            LOOPBACK,
             "--add-ca",
             str(pki.root_file),
             "--protocols",
@@ -64,7 +66,7 @@ def test_testssl_finds_only_tls_1_2_and_1_3_with_forward_secrecy_and_no_vulnerab
         capture_output=True,
         text=True,
         timeout=600,
-        env=lab.clean_env(),
+        env=clean_env(),
         check=False,
     )
     findings = {f["id"]: f for f in json.loads(report.read_text())}

@@ -14,7 +14,16 @@ import pytest
 
 from components.settings.edge import EdgeSettings
 from tests.edge.conftest import AUTH_PATH, BACKEND_HOSTS, HOST, ORIGIN, Backends
-from tests.support import edgelab as lab
+from tests.support.edgelab.http_probes import client_context, request
+from tests.support.edgelab.pki import TestPki, make_pki
+from tests.support.edgelab.security_headers import check_security_headers
+from tests.support.edgelab.traefik import TraefikInstance, start_traefik, wait_for_route
+from tests.support.edgelab.websocket_probes import (
+    HTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL,
+    http2_server_settings,
+    raw_upgrade_status,
+    websocket_status,
+)
 
 OTHER_HOST = "docs.example.test"
 FOREIGN_ORIGIN = "https://evil.test"
@@ -43,7 +52,7 @@ DECLARED_EXPECTED = {
 }
 
 
-def guard_settings(backends: Backends, pki: lab.TestPki) -> EdgeSettings:
+def guard_settings(backends: Backends, pki: TestPki) -> EdgeSettings:
     ws = {"service": "events", "port": backends.websocket.port, "websocket": True}
     return EdgeSettings.model_validate(
         {
@@ -64,15 +73,15 @@ def guard_settings(backends: Backends, pki: lab.TestPki) -> EdgeSettings:
 
 
 @pytest.fixture(scope="module")
-def guard_pki(tmp_path_factory: pytest.TempPathFactory) -> lab.TestPki:
-    return lab.make_pki(tmp_path_factory.mktemp("guard-pki"), [HOST, OTHER_HOST])
+def guard_pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
+    return make_pki(tmp_path_factory.mktemp("guard-pki"), [HOST, OTHER_HOST])
 
 
 @pytest.fixture(scope="module")
 def guard_edge(
-    backends: Backends, guard_pki: lab.TestPki, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[lab.TraefikInstance]:
-    instance = lab.start_traefik(
+    backends: Backends, guard_pki: TestPki, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TraefikInstance]:
+    instance = start_traefik(
         guard_settings(backends, guard_pki),
         tmp_path_factory.mktemp("edge-guard"),
         backend_hosts=BACKEND_HOSTS,
@@ -80,8 +89,8 @@ def guard_edge(
         private_key_pem=guard_pki.leaf.key_pem,
     )
     try:
-        lab.wait_for_route(instance, HOST, "/", lab.client_context(guard_pki.root_file))
-        lab.wait_for_route(instance, OTHER_HOST, "/docs", lab.client_context(guard_pki.root_file))
+        wait_for_route(instance, HOST, "/", client_context(guard_pki.root_file))
+        wait_for_route(instance, OTHER_HOST, "/docs", client_context(guard_pki.root_file))
     except Exception:
         instance.stop()
         raise
@@ -99,7 +108,7 @@ def credentials(name: str, backends: Backends) -> tuple[str | None, str | None]:
 
 
 def test_upgrade_matrix_only_declared_routes_with_origin_and_session_switch_protocols(
-    guard_edge: lab.TraefikInstance, guard_pki: lab.TestPki, backends: Backends
+    guard_edge: TraefikInstance, guard_pki: TestPki, backends: Backends
 ) -> None:
     before = len(backends.websocket.upgrades)
     got: dict[tuple[str, str, str], int] = {}
@@ -107,7 +116,7 @@ def test_upgrade_matrix_only_declared_routes_with_origin_and_session_switch_prot
     for (host, path), declared in DECLARED.items():
         for case in CREDENTIALS:
             origin, cookie = credentials(case, backends)
-            got[(host, path, case)] = lab.websocket_status(
+            got[(host, path, case)] = websocket_status(
                 guard_edge.websecure_port,
                 host,
                 path,
@@ -126,13 +135,13 @@ def test_upgrade_matrix_only_declared_routes_with_origin_and_session_switch_prot
 @pytest.mark.parametrize("upgrade", ["websocket", "WebSocket", "h2c", "websocket, foo"])
 @pytest.mark.parametrize("path", ["/", "/api/socket", "/WS", "/feed"])
 def test_any_upgrade_header_off_a_declared_route_is_refused(
-    guard_edge: lab.TraefikInstance, guard_pki: lab.TestPki, backends: Backends, upgrade: str, path: str
+    guard_edge: TraefikInstance, guard_pki: TestPki, backends: Backends, upgrade: str, path: str
 ) -> None:
-    status = lab.raw_upgrade_status(
+    status = raw_upgrade_status(
         guard_edge.websecure_port,
         HOST,
         path,
-        tls=lab.client_context(guard_pki.root_file),
+        tls=client_context(guard_pki.root_file),
         upgrade=upgrade,
         origin=ORIGIN,
         cookie=backends.session_cookie,
@@ -141,35 +150,35 @@ def test_any_upgrade_header_off_a_declared_route_is_refused(
 
 
 def test_requests_without_upgrade_still_reach_the_routes(
-    guard_edge: lab.TraefikInstance, guard_pki: lab.TestPki
+    guard_edge: TraefikInstance, guard_pki: TestPki
 ) -> None:
-    context = lab.client_context(guard_pki.root_file)
-    assert lab.request(guard_edge.websecure_port, HOST, "/page", tls=context).status == 200
-    assert lab.request(guard_edge.websecure_port, OTHER_HOST, "/docs/x", tls=context).status == 200
-    assert lab.request(guard_edge.websecure_port, OTHER_HOST, "/unrouted", tls=context).status == 404
+    context = client_context(guard_pki.root_file)
+    assert request(guard_edge.websecure_port, HOST, "/page", tls=context).status == 200
+    assert request(guard_edge.websecure_port, OTHER_HOST, "/docs/x", tls=context).status == 200
+    assert request(guard_edge.websecure_port, OTHER_HOST, "/unrouted", tls=context).status == 404
     # The WebSocket backend behind /api answers a plain GET itself (no upgrade asked for).
-    assert lab.request(guard_edge.websecure_port, HOST, "/api/socket", tls=context).status != 403
+    assert request(guard_edge.websecure_port, HOST, "/api/socket", tls=context).status != 403
 
 
 def test_refusals_carry_the_security_headers(
-    guard_edge: lab.TraefikInstance, guard_pki: lab.TestPki, backends: Backends, tmp_path: Path
+    guard_edge: TraefikInstance, guard_pki: TestPki, backends: Backends, tmp_path: Path
 ) -> None:
-    response = lab.request(
+    response = request(
         guard_edge.websecure_port,
         HOST,
         "/api/socket",
-        tls=lab.client_context(guard_pki.root_file),
+        tls=client_context(guard_pki.root_file),
         headers={"Connection": "Upgrade", "Upgrade": "websocket", "Origin": ORIGIN},
     )
     assert response.status == 403
-    lab.check_security_headers(response, guard_edge.settings)
+    check_security_headers(response, guard_edge.settings)
 
 
 def test_websockets_over_http2_are_not_offered_so_every_handshake_is_an_upgrade_the_guard_sees(
-    guard_edge: lab.TraefikInstance, guard_pki: lab.TestPki
+    guard_edge: TraefikInstance, guard_pki: TestPki
 ) -> None:
     """RFC 8441 WebSockets use an HTTP/2 CONNECT without an Upgrade header; a client may send one
     only when the server's SETTINGS enable it. Traefik does not, so the Upgrade guard is enough."""
-    settings = lab.http2_server_settings(guard_edge.websecure_port, HOST, ca_file=guard_pki.root_file)
+    settings = http2_server_settings(guard_edge.websecure_port, HOST, ca_file=guard_pki.root_file)
     assert settings, "no HTTP/2 SETTINGS received"
-    assert settings.get(lab.HTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 0) == 0, settings
+    assert settings.get(HTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 0) == 0, settings

@@ -45,6 +45,7 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, plugin_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from .processes import stop_process
 from .program_runner import run_main, set_engine_config, start_mock_runtime
 
 REPO = Path(__file__).resolve().parents[2]
@@ -521,13 +522,7 @@ class PolicyPackProcess:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.channel.close()
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process, kill_timeout=10)
         for stream in (self.process.stdout, self.process.stderr):
             if stream is not None:
                 stream.close()

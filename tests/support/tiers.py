@@ -55,35 +55,36 @@ def _package_installed(name: str) -> bool:
 
 
 def _traefik() -> str | None:
-    from tests.support import edgelab
+    from tests.support.edgelab.traefik import traefik_binary
 
     try:
-        edgelab.traefik_binary()
+        traefik_binary()
     except FileNotFoundError as error:
         return str(error)
     return None
 
 
 def _kernel() -> str | None:
-    from tests.support import vmlab
+    from tests.support.vmlab.guest_build import kernel_version
+    from tests.support.vmlab.host import VMError
 
     try:
-        vmlab.kernel_version()
-    except vmlab.VMError:
+        kernel_version()
+    except VMError:
         return "no Debian kernel in /boot with its modules (make test-deps VM=1)"
     return None
 
 
 def _vm_packages() -> str | None:
-    from tests.support import vmlab
+    from tests.support.vmlab.guest_build import COMMON_PACKAGES, HOST_PACKAGES
 
-    return _packages(vmlab.COMMON_PACKAGES + vmlab.HOST_PACKAGES, "make test-deps VM=1")()
+    return _packages(COMMON_PACKAGES + HOST_PACKAGES, "make test-deps VM=1")()
 
 
 def _docker_packages() -> str | None:
-    from tests.support import vmlab
+    from tests.support.vmlab.guest_build import DOCKER_PACKAGES
 
-    return _packages(vmlab.DOCKER_PACKAGES)()
+    return _packages(DOCKER_PACKAGES)()
 
 
 def _docker_engine() -> str | None:

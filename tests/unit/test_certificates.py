@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from components.in_transit import certificates
-from tests.support.edgelab import Issued, chain_of, make_ca, make_leaf
+from tests.support.edgelab.pki import Issued, chain_of, make_ca, make_leaf
 
 HOSTS = ["app.example.test", "admin.example.test"]
 

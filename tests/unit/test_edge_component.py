@@ -24,7 +24,7 @@ from components.in_transit.edge import (
 from components.in_transit.traefik_config import TraefikLayout, render_files
 from components.settings import EncryptionSettings, HostSettings, SettingsError, VolumeSettings
 from components.settings.edge import EdgeSettings
-from tests.support.edgelab import make_pki
+from tests.support.edgelab.pki import make_pki
 from tests.support.program_runner import (
     ProgramRun,
     RealisticMocks,

@@ -14,7 +14,7 @@ import pytest
 from components.settings import SettingsError, StackSettings, load_secrets, parse_settings
 from components.settings.edge import TRAEFIK_VERSION, EdgeSettings
 from components.settings.edge_tls import chain_warnings
-from tests.support.edgelab import chain_of, make_ca, make_leaf
+from tests.support.edgelab.pki import chain_of, make_ca, make_leaf
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = dt.datetime.now(dt.UTC)

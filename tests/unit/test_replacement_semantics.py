@@ -39,7 +39,7 @@ from tests.support.acting_mocks.replacement import (
     replacing_inputs,
 )
 from tests.support.apply_harness import RemoteCommandExecutor, SshDockerProviderExecutor
-from tests.support.edgelab import chain_of, make_ca, make_leaf
+from tests.support.edgelab.pki import chain_of, make_ca, make_leaf
 from tests.support.program_runner import ProgramRun, load_stack_config
 
 pytestmark = pytest.mark.unit

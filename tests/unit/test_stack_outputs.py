@@ -16,7 +16,7 @@ from components.at_rest.luks_scripts import volume_spec
 from components.outputs import certificate_outputs
 from components.settings import PROJECT, parse_settings
 from components.settings.services import BUILTIN_SERVICES
-from tests.support.edgelab import chain_of, make_ca, make_leaf
+from tests.support.edgelab.pki import chain_of, make_ca, make_leaf
 from tests.support.pinned_stack import pinned_stack_config
 from tests.support.program_runner import ProgramRun, Registration, run_main, run_program
 

@@ -26,7 +26,7 @@ from components.in_transit.traefik_config import (
 )
 from components.settings.edge import EdgeSettings
 from components.settings.edge_tls import LETS_ENCRYPT_PRODUCTION, LETS_ENCRYPT_STAGING
-from tests.support.edgelab import make_pki
+from tests.support.edgelab.pki import make_pki
 
 ROUTES = {
     "app": {"host": "app.example.test", "service": "webui", "port": 8080},

@@ -16,7 +16,8 @@ import time
 import pytest
 
 from tests.support.luks_lab import command_line, delete, ensure, make_spec, reencrypt, steps
-from tests.support.vmlab import VM, VMFactory
+from tests.support.vmlab.fixtures import VMFactory
+from tests.support.vmlab.machine import VM
 
 KEY1 = secrets.token_hex(32)
 KEY2 = secrets.token_hex(32)

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import vmlab
-from tests.support.vmlab import VM
+from tests.support.vmlab.assets import BUSYBOX_IMAGE, PYTHON_STANDIN_IMAGE, TRAEFIK_IMAGE
+from tests.support.vmlab.guest_build import kernel_version
+from tests.support.vmlab.host import GUEST_FILES
+from tests.support.vmlab.machine import VM
 
 # Test-only KDF cost (argon2 benchmarking takes ~3 s per unlock under emulation); the project
 # keeps real argon2id defaults in production and passes such values through its settings.
@@ -57,7 +59,7 @@ def open_and_read(vm: VM, device: str, mapper: str, mount: str, passphrase: str)
 
 def test_guest_runs_debians_real_tools(module_luks_vm: VM) -> None:
     vm = module_luks_vm
-    assert text(vm, "uname -r") == vmlab.kernel_version()
+    assert text(vm, "uname -r") == kernel_version()
     assert "util-linux" in text(vm, "mount --version")
     assert "util-linux" in text(vm, "blkid --version")
     assert text(vm, "readlink -f $(command -v awk)") == "/usr/bin/mawk"
@@ -172,7 +174,7 @@ def test_dockerd_is_up_with_baked_images(module_docker_vm: VM) -> None:
     client = module_docker_vm.docker_client()
     assert client.ping()
     tags = {tag for image in client.images.list() for tag in image.tags}
-    assert {vmlab.BUSYBOX_IMAGE, vmlab.TRAEFIK_IMAGE, vmlab.PYTHON_STANDIN_IMAGE} <= tags
+    assert {BUSYBOX_IMAGE, TRAEFIK_IMAGE, PYTHON_STANDIN_IMAGE} <= tags
     assert client.info()["Driver"] == "overlay2"
     # dockerd programmed its NAT rules through iptables-nft.
     assert "-N DOCKER" in text(module_docker_vm, "iptables -t nat -S")
@@ -190,7 +192,7 @@ def test_forwards_bind_loopback_only_and_network_is_restricted(module_docker_vm:
 def test_published_port_answers_on_the_forwarded_loopback_port(module_docker_vm: VM) -> None:
     client = module_docker_vm.docker_client()
     container = client.containers.run(
-        vmlab.BUSYBOX_IMAGE,
+        BUSYBOX_IMAGE,
         ["httpd", "-f", "-p", "8080", "-h", "/www"],
         detach=True,
         init=True,
@@ -208,10 +210,10 @@ def rebooted_docker_vm(module_docker_vm: VM) -> VM:
     """The docker VM after a clean reboot, with an unlock-hook stub installed and a container
     with restart policy `always` started before it."""
     vm = module_docker_vm
-    stub = Path(vmlab.GUEST_FILES / "unlock-hook-stub").read_bytes()
+    stub = Path(GUEST_FILES / "unlock-hook-stub").read_bytes()
     vm.ssh(f"mkdir -p /usr/local/sbin && cat > {UNLOCK_HOOK} && chmod 0755 {UNLOCK_HOOK}", input=stub)
     vm.docker_client().containers.run(
-        vmlab.BUSYBOX_IMAGE,
+        BUSYBOX_IMAGE,
         ["httpd", "-f", "-p", "8443", "-h", "/www"],
         detach=True,
         init=True,

@@ -22,8 +22,6 @@ from typing import Any
 from .inputs import UnhonouredInput
 
 FORCE_NEW = "force-new"  # any change replaces
-
-
 IN_PLACE = "in-place"  # the provider's update runs (which may not apply the change: see the table)
 
 
@@ -134,8 +132,6 @@ def replaced_on_request(paths: tuple[str, ...], old: Mapping[str, Any], new: Map
 # labelSchema (kreuzwerker internal/provider/helpers.go newLabelSchema(true)): label and value
 # are ForceNew, so any label change replaces a network, volume, container or secret.
 _LABEL_SET = Block({"label": FORCE_NEW, "value": FORCE_NEW}, force_new=True, ordered=False)
-
-
 _COMMAND_INPUTS: dict[str, Rule] = {
     # pulumi-command provider/pkg/provider/common/inputs.go: only `triggers` carries
     # provider:"replaceOnChanges"; the Command has no custom Diff, so pulumi-go-provider's default
@@ -148,8 +144,6 @@ _COMMAND_INPUTS: dict[str, Rule] = {
     "interpreter": IN_PLACE,
     "addPreviousOutputInEnv": IN_PLACE,
 }
-
-
 _TLS_SUBJECT = FORCE_NEW  # subject block and each of its attributes: RequiresReplace
 
 
@@ -334,7 +328,6 @@ PROVIDER_REPLACEMENT: dict[str, dict[str, Rule]] = {
         "isCaCertificate": FORCE_NEW,
     },
 }
-
 
 # pulumi-docker provider/resources.go: docker_container has DeleteBeforeReplace (a fixed name
 # cannot exist twice). Every other type is replaced create-first, the old one deleted at the end.
