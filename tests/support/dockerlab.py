@@ -25,7 +25,6 @@ import io
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tarfile
@@ -40,6 +39,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import docker
 
 from tests.support.net import free_port
+from tests.support.processes import stop_process
 
 if TYPE_CHECKING:
     # The class has a `socket` property, which shadows the module in its annotations.
@@ -218,13 +218,7 @@ class DockerLab:
                 self.client.swarm.leave(force=True)
         with contextlib.suppress(Exception):
             self.client.close()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process, timeout=30, kill_timeout=10)
         for name in (self.netns, self.outside_netns):
             subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
         # dockerd unmounts its overlay layers on a clean stop; anything left is unmounted lazily.
