@@ -1,6 +1,11 @@
 """Acting mocks: run a Pulumi program under the SDK's mock runtime and *perform* every resource it
 declares, with exactly the inputs it declared, on a real Docker engine and a real shell.
 
+Modules: `monitor` (`deploy`, the monitor glue), `engine` (`ActingMocks`: the state between runs,
+create/keep/update/replace/delete), `executor` (`Request`, `Recorded`, `Context`, the `Executor`
+interface), `replacement` (what the real providers replace), `inputs` (honoured fields), and the
+executors per provider: `docker_resources`, `commands`, `tls`, `random_password`.
+
 `deploy(config, mocks)` runs __main__.py (or a given function) like `program_runner.run_program`;
 the difference is `ActingMocks`: for each registered custom resource it looks up the executor of
 the resource's type and lets it create the thing for real (docker networks, volumes and containers

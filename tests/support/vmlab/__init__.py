@@ -15,4 +15,8 @@ cached under ``.cache/vmlab/<kind>-<hash of inputs>/``; a change to any input (g
 (crypttab, keyfiles, fstab, Docker state) survive its reboots but never leak into another VM.
 
 Guest layout and boot order: see ``tests/support/vmlab/rootfs/etc/vmlab/boot``.
+
+Modules: ``machine`` (``VM``: the qemu lifecycle; ``disks`` and ``ssh`` are its disk and SSH
+parts), ``fixtures`` (``VMFactory`` and the pytest fixtures), ``assets`` (``build_assets``, baked
+images), ``guest_build`` (kernel, initramfs, root image), ``cache``, ``host`` (paths, errors).
 """
