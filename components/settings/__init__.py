@@ -51,7 +51,7 @@ class StackSettings(Model):
         default_factory=dict,
         description="Platform services by name. A built-in service (app-db, vector-store, ingestion, "
         "llm-gateway, webapp, observability) is enabled by naming it; its entry merges over the "
-        "built-in definition (components/settings/services.py).",
+        "built-in definition (components/settings/catalogue/services.yaml).",
     )
     runtime: RuntimeSettings = Field(
         default_factory=RuntimeSettings, description="How services run: secrets volume, CA bundle, logs."

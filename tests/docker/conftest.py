@@ -37,7 +37,7 @@ TRAEFIK_STANDIN = "ep-traefik:test"
 EDGE_HOST = "app.platform.test"
 ORIGIN = f"https://{EDGE_HOST}"
 
-# Volume owners: the uid:gid each built-in image runs as (components/settings/services.py).
+# Volume owners: the uid:gid each built-in image runs as (components/settings/catalogue/services.yaml, imageUsers).
 VOLUMES = {
     "app-db": {"size": "64MiB", "dataOwner": "70:70"},
     "vector-store": {"size": "64MiB", "dataOwner": "1000:1000"},
