@@ -58,4 +58,4 @@ env:
 # Pin every image Pulumi.$(STACK).yaml names by the digest its registry serves now.
 pin-images:
 	[ -x $(PY) ] || ./scripts/python-deps.sh program
-	$(PY) scripts/pin_images.py $(STACK)
+	$(PY) -m scripts.pin_images $(STACK)

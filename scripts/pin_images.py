@@ -13,8 +13,8 @@ result is parsed again and must differ from the original in exactly the pinned v
 is written. Plain http is used only for registries on the loopback (127.0.0.1, localhost), as
 Docker does; everything else is https.
 
-    .venv/bin/python scripts/pin_images.py prod [--dry-run]
-    .venv/bin/python scripts/pin_images.py path/to/Pulumi.other.yaml
+    .venv/bin/python -m scripts.pin_images prod [--dry-run]
+    .venv/bin/python -m scripts.pin_images path/to/Pulumi.other.yaml
 """
 
 from __future__ import annotations
@@ -32,14 +32,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from components.settings import PROJECT
+from components.settings.services import image_parts
+
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-import yaml  # noqa: E402
-
-from components.settings import PROJECT  # noqa: E402
-from components.settings.services import image_parts  # noqa: E402
 
 DOCKER_HUB = "registry-1.docker.io"
 MANIFEST_TYPES = ", ".join(
@@ -237,7 +235,7 @@ def pin_stack_file(path: Path, fetch: Fetch = http_fetch, *, dry_run: bool = Fal
 def main(argv: list[str]) -> int:
     args = [a for a in argv if a != "--dry-run"]
     if len(args) != 1:
-        print("usage: pin_images.py STACK|STACK_FILE.yaml [--dry-run]", file=sys.stderr)
+        print("usage: python -m scripts.pin_images STACK|STACK_FILE.yaml [--dry-run]", file=sys.stderr)
         return 2
     path = Path(args[0]) if args[0].endswith(".yaml") else REPO / f"Pulumi.{args[0]}.yaml"
     if not path.is_file():

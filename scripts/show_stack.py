@@ -5,7 +5,7 @@ their LUKS UUID, mapper, key version and mount point, routes to services, and th
 mode (with the expiry of a custom chain). It reads Pulumi.<stack>.yaml through the same settings
 models and renderers the program uses; it needs no engine and no state, and never shows a secret.
 
-    .venv/bin/python scripts/show_stack.py dev
+    .venv/bin/python -m scripts.show_stack dev
 """
 
 from __future__ import annotations
@@ -14,16 +14,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from components.at_rest.luks_scripts import volume_spec
+from components.isolation.network import EDGE, plan_networks
+from components.settings import PROJECT, SECRET_KEYS, SettingsError, StackSettings, parse_settings
+from components.settings.services import image_parts
+
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-import yaml  # noqa: E402
-
-from components.at_rest.luks_scripts import volume_spec  # noqa: E402
-from components.isolation.network import EDGE, plan_networks  # noqa: E402
-from components.settings import PROJECT, SECRET_KEYS, SettingsError, StackSettings, parse_settings  # noqa: E402
-from components.settings.services import image_parts  # noqa: E402
 
 
 def stack_config(stack: str) -> dict[str, Any]:
@@ -119,7 +117,7 @@ def render(settings: StackSettings, stack: str) -> str:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print(f"usage: show_stack.py STACK (one of: {', '.join(stacks())})", file=sys.stderr)
+        print(f"usage: python -m scripts.show_stack STACK (one of: {', '.join(stacks())})", file=sys.stderr)
         return 2
     stack = argv[0]
     try:

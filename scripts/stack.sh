@@ -48,7 +48,7 @@ case "$action" in
     ;;
   show)
     [ -x .venv/bin/python ] || ./scripts/python-deps.sh program
-    exec .venv/bin/python scripts/show_stack.py "$stack"
+    exec .venv/bin/python -m scripts.show_stack "$stack"
     ;;
   *) usage ;;
 esac

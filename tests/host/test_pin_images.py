@@ -14,11 +14,11 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import pin_images
 import pytest
 import yaml
 
 from components.settings import PROJECT, parse_settings
+from scripts import pin_images
 from tests.support.net import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -215,8 +215,9 @@ def test_the_command_line_names_each_key_it_pins(registry: LocalRegistry, tmp_pa
     stack.write_text(text)
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        argv = [sys.executable, str(REPO / "scripts" / "pin_images.py"), *args]
-        return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+        # As `make pin-images` runs it: a module of the project, from the project root.
+        argv = [sys.executable, "-m", "scripts.pin_images", *args]
+        return subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
 
     dry = run(str(stack), "--dry-run")
     assert dry.returncode == 0, dry.stderr

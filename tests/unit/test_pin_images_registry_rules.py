@@ -8,8 +8,9 @@ import json
 import urllib.request
 from pathlib import Path
 
-import pin_images
 import pytest
+
+from scripts import pin_images
 
 REPO = Path(__file__).resolve().parents[2]
 
