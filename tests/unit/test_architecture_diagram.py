@@ -30,7 +30,9 @@ NODE_IDS = {  # diagram node id -> member name in the code
 
 
 def diagram() -> str:
-    (block,) = re.findall(r"```mermaid\n(.*?)```", DOC.read_text(), flags=re.S)
+    """The one mermaid diagram of the section that shows what a stack deploys."""
+    section = DOC.read_text().split("## What a stack deploys", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```mermaid\n(.*?)```", section, flags=re.S)
     return block
 
 
