@@ -27,7 +27,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .shell_reading.wrappers import SHELLS
+from .shell_reading.wrappers import SHELLS, strip_wrappers
 from .stack import COMMANDS, SERVICE_CONFIG, VOLUME, Resource
 from .values import UNKNOWN, is_unknown
 from .workloads import workloads_of
@@ -130,17 +130,6 @@ SHELL_KEYWORDS = frozenset(
         "esac",
     }
 )
-WRAPPER_OPTIONS = {
-    "sudo": {"-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "--user", "--group"},
-    "doas": {"-u", "-C"},
-    "env": {"-u", "-C", "-S", "--unset", "--chdir"},
-    "exec": {"-a"},
-    "nohup": set(),
-    "command": set(),
-    "nice": {"-n"},
-    "timeout": {"-s", "-k"},
-    "ionice": {"-c", "-n"},
-}
 _VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*|[0-9]+)\}|([A-Za-z_][A-Za-z0-9_]*|[0-9]))")
 _ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*\+?)=(.*)$", re.S)
 _HEREDOC = re.compile(r"<<(-?)[ \t]*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2")
@@ -234,24 +223,6 @@ def _literal_prefix(word: str) -> str:
     if not prefix.startswith("/"):
         return ""
     return prefix.rsplit("/", 1)[0] or "/"
-
-
-def _strip_wrappers(words: list[str]) -> list[str]:
-    while words:
-        head = words[0].rsplit("/", 1)[-1]
-        if head in WRAPPER_OPTIONS:
-            i = 1
-            while i < len(words) and words[i].startswith("-"):
-                if words[i] in WRAPPER_OPTIONS[head]:
-                    i += 1
-                i += 1
-            if head == "env":
-                while i < len(words) and _ASSIGNMENT.match(words[i]):
-                    i += 1
-            words = words[i:]
-            continue
-        return words
-    return words
 
 
 def _heredocs(program: str) -> tuple[str, dict[str, tuple[str, bool]]]:
@@ -633,7 +604,7 @@ class _Reader:
             while words and _ASSIGNMENT.match(words[0]):
                 assign(words[0])
                 words = words[1:]
-            words = _strip_wrappers(words)
+            words = strip_wrappers(words)
             if words and words[0] in ("local", "declare", "typeset", "readonly", "export"):
                 for w in words[1:]:
                     assign(w)
@@ -798,7 +769,7 @@ def _unwrap(text: str) -> str:
         words = shlex.split(text)
     except ValueError:
         return text
-    words = _strip_wrappers(words)
+    words = strip_wrappers(words)
     if len(words) in (3, 4) and words[0].rsplit("/", 1)[-1] in SHELLS and words[1] == "-c":
         return words[2]
     return text
