@@ -138,6 +138,11 @@ def test_environment_expansion_of_candidate_paths() -> None:
         ("cat \\\n  > /srv/c/a.yml", "s", [("/srv/c/a.yml", "s", False)]),
         ("D=/srv/c\nprintf '%s' x \\\n  \"$D\" >/dev/null", None, []),
         ('M=/srv/c\nchattr +i -- "$M" # immutable mount point\nlsattr -d "$M"', None, []),
+        # Wrappers in front, with their options and values, as the shell reader strips them.
+        ("timeout 30 cp /dev/stdin /srv/c/a.yml", "y", [("/srv/c/a.yml", "y", False)]),
+        ("timeout --signal=KILL 30 tee /srv/c/a.yml", "y", [("/srv/c/a.yml", "y", False)]),
+        ("stdbuf -o0 cat > /srv/c/a.yml", "y", [("/srv/c/a.yml", "y", False)]),
+        ("setsid cp /dev/stdin /srv/c/a.yml", "y", [("/srv/c/a.yml", "y", False)]),
     ],
 )
 def test_what_a_command_writes(create: str, stdin: Any, expected: list[tuple[str, Any, bool]]) -> None:
