@@ -17,6 +17,7 @@ from typing import Any, Literal
 import pulumi
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from .backups import BackupSettings
 from .base import Model, ResourceName
 from .checks import stack_problems, tls_key_problems
 from .edge import EdgeSettings
@@ -62,6 +63,10 @@ class StackSettings(Model):
     firewall: FirewallSettings = Field(
         default_factory=FirewallSettings,
         description="Host firewall: containers may not reach the host itself.",
+    )
+    backups: BackupSettings = Field(
+        default_factory=BackupSettings,
+        description="Encrypted, deduplicated restic backups of the volumes' data, off the host.",
     )
 
     @field_validator("services", mode="before")
@@ -219,6 +224,7 @@ def load_secrets(settings: StackSettings) -> StackSecrets:
 
 __all__ = [
     "PROJECT",
+    "BackupSettings",
     "config_key",
     "SECRET_KEYS",
     "EdgeSettings",

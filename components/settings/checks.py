@@ -14,15 +14,18 @@ from typing import TYPE_CHECKING
 
 from components.in_transit import certificates
 
+from .backups import backup_volume_names
 from .base import parse_owner
 from .keys import PathPart
+from .paths import is_within
 from .services import IMAGE_USERS, RESERVED_SERVICE_NAMES, image_parts
 
 if TYPE_CHECKING:
     from . import StackSettings
+    from .backups import BackupSettings
     from .edge import EdgeSettings
     from .services import RuntimeSettings, ServiceSettings
-    from .storage import VolumeSettings
+    from .storage import EncryptionSettings, VolumeSettings
     from .swarm import SwarmSettings
 
 Problem = tuple[tuple[PathPart, ...], str]
@@ -261,6 +264,56 @@ def swarm_problems(
     return problems
 
 
+def backup_problems(settings: StackSettings) -> list[Problem]:
+    """Backups copy volumes that exist, with the repository password on the secrets volume, to a
+    repository outside the platform's own directories; Swarm mode has no backups yet."""
+    backups: BackupSettings = settings.backups
+    problems: list[Problem] = []
+    for index, volume in enumerate(backups.volumes or ()):
+        if volume not in settings.volumes:
+            problems.append(
+                (
+                    ("backups", "volumes", index),
+                    f"unknown EncryptedVolume {volume!r} (known: {_known(settings.volumes)})",
+                )
+            )
+    path = backups.repository.path if backups.repository.kind == "local" else None
+    if path is not None:
+        encryption: EncryptionSettings = settings.encryption
+        dirs = {
+            "encryption.root": encryption.root,
+            "encryption.stateDir": encryption.state_dir,
+            "encryption.keysDir": encryption.keys_dir,
+            "encryption.headerBackupDir": encryption.header_backup_dir,
+        }
+        for name, directory in dirs.items():
+            if is_within(path, directory) or is_within(directory, path):
+                problems.append(
+                    (
+                        ("backups", "repository", "path"),
+                        f"{path} overlaps {name} ({directory}); the repository is on another disk, "
+                        "apart from the platform's own directories",
+                    )
+                )
+    if not backups.enabled:
+        return problems
+    if settings.swarm.enabled:
+        problems.append(
+            (("backups", "enabled"), "backups are not supported in Swarm mode (swarm.enabled) yet")
+        )
+    if settings.runtime.secrets_volume not in settings.volumes:
+        problems.append(
+            (
+                ("runtime", "secretsVolume"),
+                f"unknown EncryptedVolume {settings.runtime.secrets_volume!r} (backups keep the "
+                f"repository password there; known: {_known(settings.volumes)})",
+            )
+        )
+    if not backup_volume_names(settings):
+        problems.append((("backups", "volumes"), "no volume to back up"))
+    return problems
+
+
 def ownership_warnings(
     services: Mapping[str, ServiceSettings], volumes: Mapping[str, VolumeSettings]
 ) -> list[str]:
@@ -315,4 +368,5 @@ def stack_problems(settings: StackSettings, *, stack: str | None = None) -> list
         (settings.runtime.secrets_volume, settings.runtime.logs_volume) if settings.edge.routes else ()
     )
     problems += swarm_problems(settings.swarm, settings.services, settings.volumes, edge_volumes=edge_volumes)
+    problems += backup_problems(settings)
     return problems

@@ -75,6 +75,18 @@ def prod_edge(**values: Any) -> dict[str, Any]:
     return {"environment": "prod", **config}
 
 
+SFTP_REPOSITORY = {"kind": "sftp", "url": "sftp:backup@backup.example.org:/srv/restic/ep"}
+
+
+def backups(**values: Any) -> dict[str, Any]:
+    """Enabled backups to an SFTP repository, with `values` over them."""
+    return {"backups": {"enabled": True, "repository": SFTP_REPOSITORY, **values}}
+
+
+def local_repository(**values: Any) -> dict[str, Any]:
+    return backups(repository={"kind": "local", "path": "/mnt/backup-disk/ep", "otherDevice": True, **values})
+
+
 def swarm_node(**values: Any) -> dict[str, Any]:
     node = {"role": "manager", "engineVersion": "24.0.7", **values}
     return {"swarm": {"enabled": True, "manager": "node-a", "nodes": {"node-a": node}}}
@@ -442,6 +454,117 @@ ROWS: list[BadSettings] = [
         "containers never run as uid 0",
         "value",
     ),
+    # --- backups ----------------------------------------------------------------------------
+    BadSettings({"backups": {"enabled": True}}, _key("backups.repository.kind"), "required", "cross"),
+    BadSettings(
+        backups(repository={"kind": "sftp", "url": "rest:http://backup.example.org:8000/ep"}),
+        _key("backups.repository.url"),
+        "plain http",
+        "value",
+    ),
+    BadSettings(
+        backups(repository={"kind": "sftp", "url": "s3:http://minio.example.org/ep"}),
+        _key("backups.repository.url"),
+        "plain http",
+        "value",
+    ),
+    BadSettings(
+        backups(repository={"kind": "sftp", "url": "s3:https://s3.example.org/ep"}),
+        _key("backups.repository.url"),
+        "not supported",
+        "value",
+    ),
+    BadSettings(
+        backups(repository={"kind": "sftp", "url": "sftp:backup@backup.example.org:/srv/r'$(id)'"}),
+        _key("backups.repository.url"),
+        "sftp:USER@HOST:/ABSOLUTE/PATH",
+        "grammar",
+    ),
+    BadSettings(
+        backups(repository={"kind": "sftp", "url": "sftp:backup@backup.example.org:/srv/restic/ep\n"}),
+        _key("backups.repository.url"),
+        "sftp:USER@HOST:/ABSOLUTE/PATH",
+        "grammar",
+    ),
+    BadSettings(backups(repository={"kind": "sftp"}), _key("backups.repository.url"), "required", "cross"),
+    BadSettings(
+        backups(repository={**SFTP_REPOSITORY, "path": "/mnt/backup-disk/ep"}),
+        _key("backups.repository.path"),
+        "only used when kind is 'local'",
+        "cross",
+    ),
+    BadSettings(
+        backups(repository={"kind": "ftp"}), _key("backups.repository.kind"), "'local' or 'sftp'", "value"
+    ),
+    BadSettings(
+        local_repository(otherDevice=False),
+        _key("backups.repository.otherDevice"),
+        "must be true",
+        "cross",
+    ),
+    BadSettings(
+        local_repository(otherDevice="yes"),
+        _key("backups.repository.otherDevice"),
+        "valid boolean",
+        "value",
+    ),
+    BadSettings(
+        local_repository(path="/mnt/backup disk"), _key("backups.repository.path"), "may only contain", "path"
+    ),
+    BadSettings(local_repository(path="/mnt"), _key("backups.repository.path"), "system directory", "path"),
+    BadSettings(
+        local_repository(path="/srv/encrypted/backup"),
+        _key("backups.repository.path"),
+        "overlaps encryption.root",
+        "cross",
+    ),
+    BadSettings(
+        local_repository(path="/var/backups/encrypted-platform/restic"),
+        _key("backups.repository.path"),
+        "overlaps encryption.headerBackupDir",
+        "cross",
+    ),
+    BadSettings(
+        local_repository(url="sftp:backup@backup.example.org:/srv/restic/ep"),
+        _key("backups.repository.url"),
+        "only used when kind is 'sftp'",
+        "cross",
+    ),
+    BadSettings(backups(dailyAt="24:00"), _key("backups.dailyAt"), "time of day", "grammar"),
+    BadSettings(backups(dailyAt="2:30"), _key("backups.dailyAt"), "time of day", "grammar"),
+    BadSettings(
+        backups(retention={"keepDaily": 0, "keepWeekly": 0, "keepMonthly": 0}),
+        _key("backups.retention.keepDaily"),
+        "at least one",
+        "value",
+    ),
+    BadSettings(
+        backups(retention={"keepWeekly": 1001}),
+        _key("backups.retention.keepWeekly"),
+        "less than or equal to 1000",
+        "value",
+    ),
+    BadSettings(
+        backups(retention={"keepMonthly": True}), _key("backups.retention.keepMonthly"), "not true", "value"
+    ),
+    BadSettings(
+        backups(retention={"keepDayly": 7}), _key("backups.retention.keepDayly"), "did you mean", "unknown"
+    ),
+    BadSettings(
+        backups(volumes=["app-db", "app-dbb"]),
+        _key("backups.volumes[1]"),
+        "unknown EncryptedVolume 'app-dbb'",
+        "spelling",
+    ),
+    BadSettings(backups(volumes=["app-db", "app-db"]), _key("backups.volumes[1]"), "twice", "spelling"),
+    BadSettings(backups(volumes=[]), _key("backups.volumes"), "at least one volume", "value"),
+    BadSettings(
+        {**backups(), "runtime": {"secretsVolume": "vault"}},
+        _key("runtime.secretsVolume"),
+        "repository password",
+        "cross",
+    ),
+    BadSettings({**backups(), **swarm_node()}, _key("backups.enabled"), "Swarm mode", "cross"),
     # --- cross-key and prod checks, while parsing -------------------------------------------
     BadSettings(
         prod_edge(image={}), _key("edge.image.digest"), "required when environment is 'prod'", "cross"
