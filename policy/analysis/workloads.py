@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .stack import CONTAINER, SERVICE, Resource
+from .stack import CONTAINER, REMOTE_IMAGE, SERVICE, Resource
 from .values import UNKNOWN, as_list, env_map, get_path, is_unknown, label_map
 
 if TYPE_CHECKING:
@@ -425,3 +425,15 @@ def workloads_of(model: StackModel) -> list[Workload]:
         if w is not None:
             out.append(w)
     return out
+
+
+def images_of(model: StackModel, w: Workload) -> list[str] | None:
+    """The image references a workload runs: a docker.RemoteImage it takes the image from (its
+    `image_id` output is a content id without the name), else the literal reference; None when
+    neither is known."""
+    names = [s.props.get("name") for s in model.property_sources(w.resource, w.image_prop, [REMOTE_IMAGE])]
+    if names:
+        return [str(n) for n in names] if all(isinstance(n, str) for n in names) else None
+    if isinstance(w.image, str):
+        return [w.image]
+    return None

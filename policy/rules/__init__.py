@@ -15,6 +15,8 @@ from rules.advisory import (
     read_only_root_filesystem,
 )
 from rules.at_rest import (
+    backup_password_secret,
+    backups_cover_stateful_volumes,
     encrypted_volumes,
     luks_key_sources,
     luks_mount_points_intact,
@@ -24,6 +26,7 @@ from rules.at_rest import (
     stateful_images_on_encrypted_volumes,
 )
 from rules.in_transit import (
+    backup_repository_tls,
     certificates,
     outbound_tls,
     security_headers,
@@ -70,4 +73,7 @@ RULES: list[Rule] = [
     cgroup_parent_default.RULE,
     traefik_providers_visible.RULE,
     websocket_routes_guarded.RULE,
+    backup_repository_tls.RULE,
+    backup_password_secret.RULE,
+    backups_cover_stateful_volumes.RULE,
 ]

@@ -55,6 +55,8 @@ MANDATORY = {
     "mount-propagation-private",
     "traefik-providers-visible",
     "websocket-routes-guarded",
+    "backup-repository-tls",
+    "backup-password-secret",
 }
 ADVISORY = {
     "image-pinned-by-digest",
@@ -65,6 +67,7 @@ ADVISORY = {
     "pid-limits",
     "cpu-limits",
     "cgroup-parent-default",
+    "backups-cover-stateful-volumes",
 }
 
 

@@ -15,23 +15,12 @@ from typing import Any
 
 from analysis.luks import LuksFacts
 from analysis.rule import Context, Finding, Rule, unknown_finding
-from analysis.stack import REMOTE_IMAGE, VOLUME, StackModel
+from analysis.stack import VOLUME, StackModel
 from analysis.stateful import stateful_image
 from analysis.values import get_path, is_unknown
-from analysis.workloads import Workload, workloads_of
+from analysis.workloads import Workload, images_of, workloads_of
 
 NAME = "stateful-images-on-encrypted-volumes"
-
-
-def _images(model: StackModel, w: Workload) -> list[str] | None:
-    """The image references a workload runs: a docker.RemoteImage it takes the image from (its
-    `image_id` output is a content id without the name), else the literal reference."""
-    names = [s.props.get("name") for s in model.property_sources(w.resource, w.image_prop, [REMOTE_IMAGE])]
-    if names:
-        return [str(n) for n in names] if all(isinstance(n, str) for n in names) else None
-    if isinstance(w.image, str):
-        return [w.image]
-    return None
 
 
 def _encrypted_targets(model: StackModel, w: Workload) -> list[str]:
@@ -58,7 +47,7 @@ def check(ctx: Context) -> Iterator[Finding]:
     model = ctx.model
     assert model is not None
     for w in model.fact(workloads_of):
-        images = _images(model, w)
+        images = images_of(model, w)
         if images is None:
             yield unknown_finding(
                 w.resource, w.image_field, "whether the image keeps state", "stateful:image"

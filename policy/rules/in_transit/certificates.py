@@ -8,21 +8,20 @@
   uploaded certificate unknown at preview passes only when it comes from a certificate
   generator of this stack (tls.SelfSignedCert / LocallySignedCert: fresh by construction).
 
-Production: the stack's `environment` config is one of productionEnvironmentValues, or the stack
-name matches productionStacks (both as the engine sends them), or this policy's `environment`
-is "prod". When the engine sends neither, the stack counts as production (fail closed).
+Production as analysis/production.py reads it (the stack's `environment` config or name, or this
+policy's `environment` set to "prod"; fail closed when the engine sends neither).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import fnmatch
 import re
 from collections.abc import Iterator
-from typing import Any
 
+from analysis.production import CONFIG as PRODUCTION_CONFIG
+from analysis.production import is_production
 from analysis.rule import Context, Finding, Rule, unknown_finding
-from analysis.stack import CERTIFICATE_GENERATORS, COMMANDS, DOCKER_SECRET, SERVICE_CONFIG, StackInfo
+from analysis.stack import CERTIFICATE_GENERATORS, COMMANDS, DOCKER_SECRET, SERVICE_CONFIG
 from analysis.traefik import TraefikFacts, get
 from analysis.values import is_unknown, iter_strings
 from analysis.workloads import workloads_of
@@ -32,21 +31,6 @@ PEM_CERT = re.compile(r"-----BEGIN CERTIFICATE-----\s+([A-Za-z0-9+/=\s]+?)-----E
 CERT_NAME = re.compile(r"[\w./-]+\.(?:crt|pem|cer|cert)\b")
 CERT_FILE = re.compile(r"(\.(crt|pem|cer|cert)$)|(/certs?/)", re.I)
 LETS_ENCRYPT_STAGING = "acme-staging"
-
-
-def is_production(info: StackInfo, config: dict[str, Any]) -> tuple[bool, str]:
-    if config["environment"] == "prod":
-        return True, "this policy's environment is prod"
-    env_value = info.config_value("environment")
-    if env_value is not None and env_value.strip().lower() in {
-        v.lower() for v in config["productionEnvironmentValues"]
-    }:
-        return True, f"the stack config sets environment={env_value}"
-    if info.stack and any(fnmatch.fnmatchcase(info.stack, p) for p in config["productionStacks"]):
-        return True, f"stack '{info.stack}' matches productionStacks"
-    if not info.stack and env_value is None:
-        return True, "the engine sent neither stack name nor stack config (fail closed)"
-    return False, ""
 
 
 def _certificates(text: str) -> Iterator[tuple[dt.datetime, dt.datetime, str]]:
@@ -188,24 +172,7 @@ RULE = Rule(
     scope="stack",
     check=check,
     config={
-        "environment": {
-            "type": "string",
-            "enum": ["auto", "prod"],
-            "description": "auto: production is read from the stack (config `environment`, stack name); prod: always.",
-            "default": "auto",
-        },
-        "productionEnvironmentValues": {
-            "type": "array",
-            "items": {"type": "string"},
-            "description": "Values of the stack config key `environment` that mean production.",
-            "default": ["prod", "production"],
-        },
-        "productionStacks": {
-            "type": "array",
-            "items": {"type": "string"},
-            "description": "Glob patterns of production stack names.",
-            "default": ["prod", "production", "prod-*", "*-prod", "*-production"],
-        },
+        **PRODUCTION_CONFIG,
         "acmeProductionDirectories": {
             "type": "array",
             "items": {"type": "string"},
