@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.vmlab.assets import BUSYBOX_IMAGE, PYTHON_STANDIN_IMAGE, TRAEFIK_IMAGE
+from tests.support.vmlab.assets import BAKED_IMAGES, BUSYBOX_IMAGE
 from tests.support.vmlab.guest_build import kernel_version
 from tests.support.vmlab.host import GUEST_FILES
 from tests.support.vmlab.machine import VM
@@ -174,7 +174,7 @@ def test_dockerd_is_up_with_baked_images(module_docker_vm: VM) -> None:
     client = module_docker_vm.docker_client()
     assert client.ping()
     tags = {tag for image in client.images.list() for tag in image.tags}
-    assert {BUSYBOX_IMAGE, TRAEFIK_IMAGE, PYTHON_STANDIN_IMAGE} <= tags
+    assert set(BAKED_IMAGES) <= tags
     assert client.info()["Driver"] == "overlay2"
     # dockerd programmed its NAT rules through iptables-nft.
     assert "-N DOCKER" in text(module_docker_vm, "iptables -t nat -S")

@@ -23,6 +23,9 @@ from .machine import VM
 BUSYBOX_IMAGE = "vmlab/busybox:latest"
 TRAEFIK_IMAGE = "vmlab/traefik:latest"
 PYTHON_STANDIN_IMAGE = "vmlab/python-standin:latest"  # listens on STANDIN_PORTS (default 8080)
+# Debian's PostgreSQL 15 as uid 70; initialises an empty $PGDATA, serves the unix socket only
+# (tests/support/images.py postgres_rootfs, tests/support/image_files/postgres-entrypoint.sh).
+POSTGRES_IMAGE = "vmlab/postgres:15"
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ BAKED_IMAGES: Mapping[str, BakedImage] = {
         images.python_rootfs,
         tuple(line for line in images.standin_changes([]) if not line.startswith("ENV STANDIN_PORTS=")),
     ),
+    POSTGRES_IMAGE: BakedImage(images.postgres_rootfs, images.POSTGRES_CHANGES),
 }
 
 
@@ -89,8 +93,10 @@ def _build_assets_cached(flavour: str) -> Assets:
         tuple((name, image.changes) for name, image in BAKED_IMAGES.items()),
         inspect.getsource(images),
         tree_digest(images.STANDINS),
+        tree_digest(images.IMAGE_FILES),
         file_signature(images.BUSYBOX),
         file_signature(images.PYTHON),
+        file_signature(images.POSTGRES_HOME / "bin" / "postgres"),
         file_signature(traefik) if traefik.is_file() else "no traefik",
         _bake_images,
     )
