@@ -22,7 +22,8 @@ platform = Platform(
 
 # Plain values only (components/outputs.py): per volume its LUKS UUID, mapper, key version, mount
 # point and unlock mode; per service its container, image and networks; routes to services; the
-# certificate mode; the edge's URLs. Secrets stay in the state, never in an output.
+# certificate mode; the edge's URLs; where backups go. Secrets stay in the state and out of these
+# outputs (the backup password's escrow below is a secret output of its own).
 for name, value in platform.outputs.items():
     pulumi.export(name, value)
 # What each image's tag resolved to when the host pulled it (known after an update; in prod it
@@ -32,3 +33,7 @@ pulumi.export("pulledImages", pulled)
 if platform.edge is not None and platform.edge.ca_certificate is not None:
     # dev certificates: trust this CA to browse the dev stack (see README).
     pulumi.export("devCaCertificate", platform.edge.ca_certificate)
+if platform.backups is not None:
+    # The escrow of the backup repository's password, for when the host is lost:
+    #   pulumi stack output --show-secrets backupRepositoryPassword
+    pulumi.export("backupRepositoryPassword", platform.backups.repository_password)

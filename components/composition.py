@@ -15,12 +15,14 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
+from components.at_rest.backups import VolumeBackups, VolumeBackupsArgs
 from components.at_rest.encrypted_volume import EncryptedVolume, EncryptedVolumeArgs
 from components.host import DockerHost
 from components.in_transit.edge import TraefikEdge, TraefikEdgeArgs
 from components.isolation.network import EDGE, INGRESS, NetworkPlan, edge_targets
 from components.isolation.service import SECRET_LENGTH, ServiceSpec
 from components.settings import StackSecrets, StackSettings
+from components.settings.backups import backup_volume_names
 
 
 def encrypted_volumes(
@@ -99,6 +101,33 @@ def traefik_edge(
             secrets_volume=volumes[settings.runtime.secrets_volume],
             logs_volume=volumes[settings.runtime.logs_volume],
             tls_private_key=secrets.edge_tls_private_key,
+        ),
+        opts=opts,
+    )
+
+
+def volume_backups(
+    settings: StackSettings,
+    *,
+    host: DockerHost,
+    volumes: Mapping[str, EncryptedVolume],
+    stack: str,
+    opts: pulumi.ResourceOptions,
+) -> VolumeBackups | None:
+    """Encrypted restic backups of the chosen volumes (`backups.volumes`, by default every volume
+    but the logs) and of the LUKS header backups, when `backups.enabled`; the repository password
+    lives on the secrets volume."""
+    if not settings.backups.enabled:
+        return None
+    return VolumeBackups(
+        "backups",
+        VolumeBackupsArgs(
+            host=host,
+            settings=settings.backups,
+            volumes={name: volumes[name] for name in backup_volume_names(settings)},
+            secrets_volume=volumes[settings.runtime.secrets_volume],
+            header_backup_dir=settings.encryption.header_backup_dir,
+            stack=stack,
         ),
         opts=opts,
     )

@@ -17,6 +17,7 @@ from components.in_transit.edge import CONTAINER_PREFIX
 from components.isolation.network import EDGE, NetworkPlan
 from components.isolation.service import container_name
 from components.settings import StackSettings
+from components.settings.backups import backup_volume_names, restic_repository
 from components.settings.services import image_parts
 
 
@@ -95,6 +96,26 @@ def certificate_outputs(settings: StackSettings) -> dict[str, Any]:
     return outputs
 
 
+def backup_outputs(settings: StackSettings) -> dict[str, Any]:
+    """Where and when the volumes are backed up (the repository password is a secret output of
+    its own, `backupRepositoryPassword`, exported by __main__.py)."""
+    backups = settings.backups
+    if not backups.enabled:
+        return {"enabled": False}
+    retention = backups.retention
+    return {
+        "enabled": True,
+        "repository": restic_repository(settings),
+        "volumes": list(backup_volume_names(settings)),
+        "dailyAt": backups.daily_at,
+        "retention": {
+            "keepDaily": retention.keep_daily,
+            "keepWeekly": retention.keep_weekly,
+            "keepMonthly": retention.keep_monthly,
+        },
+    }
+
+
 def stack_outputs(settings: StackSettings, plan: NetworkPlan, *, project: str, stack: str) -> dict[str, Any]:
     """The program's exports except the dev CA certificate (an Output of pulumi-tls)."""
     outputs: dict[str, Any] = {
@@ -107,5 +128,6 @@ def stack_outputs(settings: StackSettings, plan: NetworkPlan, *, project: str, s
         "routes": route_outputs(settings),
         "certificates": certificate_outputs(settings),
         "urls": [f"https://{host}" for host in settings.edge.hosts],
+        "backups": backup_outputs(settings),
     }
     return outputs

@@ -13,8 +13,9 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_docker as docker
 
+from components.at_rest.backups import VolumeBackups
 from components.at_rest.encrypted_volume import EncryptedVolume
-from components.composition import encrypted_volumes, service_secrets, traefik_edge
+from components.composition import encrypted_volumes, service_secrets, traefik_edge, volume_backups
 from components.host import DockerHost
 from components.isolation.firewall import HostFirewall
 from components.isolation.network import EDGE, NetworkPlan, make_network, plan_networks
@@ -43,12 +44,14 @@ def defer_full_collections() -> None:
 
 class Platform(pulumi.ComponentResource):
     """Single host: DockerHost, host firewall, EncryptedVolumes, networks, PlatformServices, edge.
-    Swarm mode: a SwarmPlatform child holds the same parts for several nodes."""
+    Swarm mode: a SwarmPlatform child holds the same parts for several nodes. Backups (when
+    `backups.enabled`; single host only): a VolumeBackups child."""
 
     volumes: dict[str, EncryptedVolume]
     network_plan: NetworkPlan
     networks: dict[str, docker.Network]
     services: Mapping[str, pulumi.Resource]
+    backups: VolumeBackups | None = None
 
     def __init__(
         self,
@@ -139,6 +142,7 @@ class Platform(pulumi.ComponentResource):
             volumes=self.volumes,
             opts=child,
         )
+        self.backups = volume_backups(settings, host=self.host, volumes=self.volumes, stack=stack, opts=child)
         # Plain facts, known at preview (components/outputs.py); __main__.py exports them.
         self.outputs = stack_outputs(settings, self.network_plan, project=project, stack=stack)
         self.register_outputs(self.outputs)
