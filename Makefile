@@ -7,7 +7,8 @@ VM ?= 0
 DEV_STAMP := .venv/.deps-dev
 POLICY_STAMP := policy/.venv/.deps
 
-.PHONY: up deps test test-fast test-deps lint bench preview output destroy show env pin-images
+.PHONY: up deps test test-fast test-deps lint bench preview output destroy show env pin-images \
+	backup-now restore backup-drill backup-snapshots
 
 # Set up and deploy the dev stack (scripts/up-dev.sh: prerequisites, venvs, Pulumi CLI, `pulumi up`).
 up:
@@ -59,3 +60,10 @@ env:
 pin-images:
 	[ -x $(PY) ] || ./scripts/python-deps.sh program
 	$(PY) -m scripts.pin_images $(STACK)
+
+# The stack's backup tool on its host (scripts/backups.py, docs/backups.md): back up now, list
+# snapshots, restore one volume (asks first unless YES=1), restore the latest into a scratch
+# encrypted volume and check it (VOLUME= for one volume only).
+backup-now backup-snapshots backup-drill restore:
+	[ -x $(PY) ] || ./scripts/python-deps.sh program
+	YES=$(YES) $(PY) -m scripts.backups $(patsubst backup-%,%,$@) $(STACK) $(VOLUME) $(SNAPSHOT)
