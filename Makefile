@@ -63,7 +63,7 @@ pin-images:
 
 # The stack's backup tool on its host (scripts/backups.py, docs/backups.md): back up now, list
 # snapshots, restore one volume (asks first unless YES=1), restore the latest into a scratch
-# encrypted volume and check it (VOLUME= for one volume only).
+# encrypted volume and check it (VOLUME= for one volume only with snapshots and the drill).
 backup-now backup-snapshots backup-drill restore:
 	[ -x $(PY) ] || ./scripts/python-deps.sh program
 	YES=$(YES) $(PY) -m scripts.backups $(patsubst backup-%,%,$@) $(STACK) $(VOLUME) $(SNAPSHOT)

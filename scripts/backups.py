@@ -8,7 +8,7 @@ on the stack's host the way the program reaches it:
   host.address:host.port, then `sudo -n TOOL ...` unless the user is root without host.become.
 
     python -m scripts.backups now STACK
-    python -m scripts.backups snapshots STACK
+    python -m scripts.backups snapshots STACK [VOLUME]
     python -m scripts.backups restore STACK VOLUME SNAPSHOT     (asks first, unless YES=1)
     python -m scripts.backups drill STACK [VOLUME]
 
@@ -36,9 +36,9 @@ ACTIONS = {"now": "backup", "snapshots": "snapshots", "restore": "restore", "dri
 # A restic snapshot id (8 to 64 hex digits) or `latest`: it reaches a root program's argv.
 _SNAPSHOT = re.compile(r"latest|[0-9a-f]{8,64}")
 USAGE = (
-    "usage: python -m scripts.backups now|snapshots STACK\n"
-    "       python -m scripts.backups restore STACK VOLUME SNAPSHOT\n"
-    "       python -m scripts.backups drill STACK [VOLUME]"
+    "usage: python -m scripts.backups now STACK\n"
+    "       python -m scripts.backups snapshots|drill STACK [VOLUME]\n"
+    "       python -m scripts.backups restore STACK VOLUME SNAPSHOT"
 )
 
 
@@ -52,9 +52,9 @@ def tool_arguments(action: str, settings: StackSettings, extra: Sequence[str]) -
         raise UsageError(f"unknown action {action!r}")
     volumes = backup_volume_names(settings)
     arguments = [ACTIONS[action]]
-    if action in ("now", "snapshots"):
+    if action == "now":
         if extra:
-            raise UsageError(f"{action} takes no VOLUME or SNAPSHOT")
+            raise UsageError("now takes no VOLUME or SNAPSHOT")
         return arguments
     if action == "restore":
         if len(extra) != 2:
@@ -67,7 +67,7 @@ def tool_arguments(action: str, settings: StackSettings, extra: Sequence[str]) -
         extra = [volume]
         arguments.append(snapshot)
     if len(extra) > 1:
-        raise UsageError("drill takes at most one VOLUME")
+        raise UsageError(f"{action} takes at most one VOLUME")
     for volume in extra:
         if volume not in volumes:
             raise UsageError(

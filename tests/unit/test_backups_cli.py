@@ -75,6 +75,7 @@ def test_ssh_as_root_without_become_runs_the_tool_itself() -> None:
     [
         ("now", [], ["backup"]),
         ("snapshots", [], ["snapshots"]),
+        ("snapshots", ["app-db"], ["snapshots", "app-db"]),
         ("drill", [], ["drill"]),
         ("drill", ["documents"], ["drill", "documents"]),
         ("restore", ["app-db", "latest"], ["restore", "app-db", "latest"]),
@@ -95,6 +96,7 @@ def test_tool_arguments(action: str, extra: list[str], expected: list[str]) -> N
         ("drill", ["nope"], "not backed up"),
         ("drill", ["app-db", "documents"], "at most one"),
         ("now", ["app-db"], "takes no"),
+        ("snapshots", ["logs"], "not backed up"),
         ("prune", [], "unknown action"),
     ],
 )
