@@ -1,7 +1,8 @@
 """The PostgreSQL test image (tests/support/images.py postgres_rootfs): Debian's real server in a
 container run the way the platform runs app-db (uid 70, read-only root, no capabilities, tmpfs
 for /tmp and the socket directory) with no network: initdb on an empty data directory, rows
-written and read back by a new container on the same directory, clients over the unix socket."""
+written and read back by a new container on the same directory, clients over the unix socket;
+TCP only when asked for, and then with the password from the secret file."""
 
 from __future__ import annotations
 
@@ -30,7 +31,9 @@ pytestmark = pytest.mark.needs("postgresql")
 IMAGE = "ep-postgres:test"
 DATA_MOUNT = "/var/lib/postgresql/data"  # the catalogue's app-db volume mount
 PGDATA = f"{DATA_MOUNT}/pgdata"
-PASSWORD_FILE = "/run/secrets/app-db-password"
+SECRETS = "/run/secrets"
+PASSWORD_FILE = f"{SECRETS}/app-db-password"
+PASSWORD = "correct horse battery staple"
 USER = DB = "platform"
 TMPFS = {"/tmp": 64 << 20, POSTGRES_SOCKET_DIR: 8 << 20}  # the catalogue's app-db tmpfs
 INITDB_BANNER = "The files belonging to this database system will be owned by user"
@@ -53,15 +56,22 @@ def owned_directory(path: Path, mode: int = 0o700) -> Path:
     return path
 
 
-def password_file(directory: Path) -> Path:
-    path = directory / "app-db-password"
-    path.write_text("correct horse battery staple\n")
-    os.chown(path, POSTGRES_UID, POSTGRES_UID)
-    path.chmod(0o400)
+def secrets_directory(path: Path) -> Path:
+    """The superuser's password file, and a libpq password file with that password for TCP."""
+    owned_directory(path)
+    for name, text in {
+        "app-db-password": f"{PASSWORD}\n",
+        "pgpass": f"127.0.0.1:5432:{DB}:{USER}:{PASSWORD}\n",
+    }.items():
+        (path / name).write_text(text)
+        os.chown(path / name, POSTGRES_UID, POSTGRES_UID)
+        (path / name).chmod(0o400)
     return path
 
 
-def run_database(lab: DockerLab, data: Path, password: Path, **overrides: Any) -> Any:
+def run_database(
+    lab: DockerLab, data: Path, secrets: Path, env: dict[str, str] | None = None, **overrides: Any
+) -> Any:
     options: dict[str, Any] = {
         "user": f"{POSTGRES_UID}:{POSTGRES_UID}",
         "network_mode": "none",
@@ -77,10 +87,11 @@ def run_database(lab: DockerLab, data: Path, password: Path, **overrides: Any) -
             "POSTGRES_DB": DB,
             "POSTGRES_PASSWORD_FILE": PASSWORD_FILE,
             "PGDATA": PGDATA,
+            **(env or {}),
         },
         "volumes": {
             str(data): {"bind": DATA_MOUNT, "mode": "rw"},
-            str(password): {"bind": PASSWORD_FILE, "mode": "ro"},
+            str(secrets): {"bind": SECRETS, "mode": "ro"},
         },
         "healthcheck": {
             "test": ["CMD", "pg_isready", "-h", POSTGRES_SOCKET_DIR, "-U", USER, "-d", DB],
@@ -109,9 +120,9 @@ def stop(container: Any) -> str:
 
 def test_rows_survive_a_new_container_on_the_same_data_directory(lab: DockerLab, tmp_path: Path) -> None:
     data = owned_directory(tmp_path / "app-db")
-    password = password_file(owned_directory(tmp_path / "secrets", 0o700))
+    secrets = secrets_directory(tmp_path / "secrets")
 
-    first = run_database(lab, data, password)
+    first = run_database(lab, data, secrets)
     wait_healthy(lab, first.name, timeout=180)
     assert psql(first, "SHOW server_version").startswith(f"{POSTGRES_VERSION}.")
     assert psql(first, "SHOW listen_addresses") == ""  # the socket only
@@ -135,7 +146,7 @@ def test_rows_survive_a_new_container_on_the_same_data_directory(lab: DockerLab,
     assert (cluster.stat().st_uid, cluster.stat().st_gid) == (POSTGRES_UID, POSTGRES_UID)
     assert cluster.stat().st_mode & 0o777 == 0o700
 
-    second = run_database(lab, data, password)
+    second = run_database(lab, data, secrets)
     wait_healthy(lab, second.name, timeout=180)
     assert psql(second, SUMMARY) == written
     assert psql(second, "SELECT body FROM notes WHERE id = 7") == "row 7 ünïcödé"
@@ -146,9 +157,26 @@ def test_rows_survive_a_new_container_on_the_same_data_directory(lab: DockerLab,
 
 def test_a_password_in_the_environment_is_refused(lab: DockerLab, tmp_path: Path) -> None:
     data = owned_directory(tmp_path / "app-db")
-    password = password_file(owned_directory(tmp_path / "secrets", 0o700))
-    environment = {"POSTGRES_PASSWORD": "in-the-environment", "PGDATA": PGDATA}
-    container = run_database(lab, data, password, environment=environment, healthcheck=None)
+    secrets = secrets_directory(tmp_path / "secrets")
+    container = run_database(
+        lab, data, secrets, {"POSTGRES_PASSWORD": "in-the-environment"}, healthcheck=None
+    )
     assert container.wait(timeout=60)["StatusCode"] == 1
     assert "POSTGRES_PASSWORD is not read" in container.logs().decode(errors="replace")
     assert list(data.iterdir()) == []  # nothing initialised
+
+
+def test_tcp_when_asked_for_with_the_password_from_the_file(lab: DockerLab, tmp_path: Path) -> None:
+    data = owned_directory(tmp_path / "app-db")
+    secrets = secrets_directory(tmp_path / "secrets")
+    container = run_database(lab, data, secrets, {"POSTGRES_LISTEN_ADDRESSES": "127.0.0.1"})
+    wait_healthy(lab, container.name, timeout=180)
+    assert psql(container, "SHOW listen_addresses") == "127.0.0.1"
+    tcp = f"host=127.0.0.1 port=5432 dbname={DB} user={USER}"
+    query = ["-X", "-At", "-w", "-c", "SELECT inet_server_addr()"]
+    with_password = container.exec_run(["psql", f"{tcp} passfile={SECRETS}/pgpass", *query])
+    assert (with_password.exit_code, with_password.output.decode().strip()) == (0, "127.0.0.1")
+    without = container.exec_run(["psql", f"{tcp} passfile=/dev/null", *query])
+    assert without.exit_code == 2
+    assert "no password supplied" in without.output.decode()
+    stop(container)
