@@ -10,6 +10,7 @@ analysed as that command leaves it, every image pinned by a fixed fake digest
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 
@@ -112,3 +113,23 @@ def test_the_pack_reads_the_edge_configuration_our_components_write(
         r.inputs["stdin"] = r.inputs["stdin"].replace("tls: {}", "tls: false").replace("31536000", "300")
     verdict = evaluate(captured, pack=pack)
     assert {"tls-only-routes", "security-headers"} <= verdict.policies("mandatory"), verdict.describe()
+
+
+def test_the_pack_reads_the_backup_install_our_components_write(pack: PolicyPackProcess) -> None:
+    """prod's backup install (its EP_BACKUP_* parameter block) is what the backup rules read: a
+    plain-http repository there, a password in its environment and a stateful volume dropped from
+    its list must each be caught. The clean pass above is not for lack of reading."""
+    captured = copy.deepcopy(own_stack("prod", True))
+    installs = [r for r in captured.resources if "EP_BACKUP_VOLUMES=" in str(r.inputs.get("create", ""))]
+    assert installs, "prod has no backup install"
+    for r in installs:
+        for key in ("create", "update", "delete"):
+            if isinstance(r.inputs.get(key), str):
+                text = re.sub(r"sftp:[^'\"\s]+", "rest:http://backup.example.test:8000/ep", r.inputs[key])
+                r.inputs[key] = re.sub(r"(EP_BACKUP_VOLUMES='\"'\"')app-db ", r"\1", text)
+        r.inputs["environment"] = {"RESTIC_PASSWORD": "correct-horse-battery"}
+    verdict = evaluate(captured, file_config={"backups-cover-stateful-volumes": "mandatory"}, pack=pack)
+    expected = {"backup-repository-tls", "backup-password-secret", "backups-cover-stateful-volumes"}
+    assert expected <= verdict.policies("mandatory"), verdict.describe()
+    uncovered = [d.resource_name for d in verdict.by_policy("backups-cover-stateful-volumes")]
+    assert uncovered == ["app-db"], verdict.describe()
