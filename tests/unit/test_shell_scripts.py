@@ -11,6 +11,13 @@ from pathlib import Path
 import pytest
 
 from components.at_rest import secret_file
+from components.at_rest.backup_scripts import (
+    BackupSpec,
+    BackupVolume,
+    render_install_program,
+    render_tool,
+    render_uninstall_program,
+)
 from components.at_rest.luks_scripts import PROGRAMS, render_program, unlock_helper_text, volume_spec
 from components.isolation.firewall import FIREWALL_PROGRAMS, render_firewall
 from components.settings import parse_settings
@@ -54,6 +61,49 @@ def test_rendered_program_is_shellcheck_clean(program: str, backing: str, tmp_pa
     spec = volume_spec("app-db", settings.volumes["app-db"], settings.encryption, project="p", stack="s")
     path = tmp_path / f"{program}.sh"
     path.write_text(render_program(program, spec))
+    result = subprocess.run([SHELLCHECK or "shellcheck", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+BACKUP_PROGRAMS = {
+    "backup/install": render_install_program,
+    "backup/uninstall": render_uninstall_program,
+    "backup/tool": render_tool,
+}
+
+
+def backup_spec(value: str | None = None) -> BackupSpec:
+    """The spec the component builds for two volumes, or with every value `value`."""
+    volumes = tuple(
+        BackupVolume(
+            name=value or name,
+            data_dir=f"{value}/data" if value else f"/var/lib/encrypted-platform/mnt/{name}/data",
+            mount=value or f"/var/lib/encrypted-platform/mnt/{name}",
+            mapper=value or f"ep-{name}",
+            docker_volume=value or f"encrypted-platform-{name}",
+        )
+        for name in ("app-db", "documents")
+    )
+    return BackupSpec(
+        stack=value or "prod",
+        repository=value or "sftp:backup@backup.example.test:/srv/restic/ep",
+        local_other_device=value is None,
+        password_file=value
+        or "/var/lib/encrypted-platform/mnt/config-secrets/binds/backup/repository-password",
+        volumes=volumes,
+        header_backup_dir=value or "/var/lib/encrypted-platform/header-backups",
+        daily_at=f"{value}:{value}" if value else "02:30",
+        keep_daily=7,
+        keep_weekly=4,
+        keep_monthly=12,
+    )
+
+
+@pytest.mark.needs("shellcheck")
+@pytest.mark.parametrize("program", list(BACKUP_PROGRAMS))
+def test_rendered_backup_program_is_shellcheck_clean(program: str, tmp_path: Path) -> None:
+    path = tmp_path / f"{program.replace('/', '-')}.sh"
+    path.write_text(BACKUP_PROGRAMS[program](backup_spec()))
     result = subprocess.run([SHELLCHECK or "shellcheck", str(path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
 
@@ -128,13 +178,14 @@ def hostile_programs(value: str) -> dict[str, str]:
         )
     swarm = parse_settings(SWARM_SETTINGS)
     programs["swarm/preflight"] = with_hostile_parameters(preflight_program(swarm, "node-a"), value)
+    programs |= {name: render(backup_spec(value)) for name, render in BACKUP_PROGRAMS.items()}
     return programs
 
 
 @pytest.mark.parametrize("value", list(HOSTILE.values()), ids=list(HOSTILE))
 def test_programs_rendered_with_hostile_values_are_shellcheck_clean(value: str, tmp_path: Path) -> None:
     programs = hostile_programs(value)
-    assert len(programs) == 10
+    assert len(programs) == 13
     paths = []
     for name, text in programs.items():
         path = tmp_path / (name.replace("/", "-") + ".sh")

@@ -23,7 +23,7 @@ COMMON_PACKAGES = (
     "bash", "dash", "coreutils", "util-linux", "util-linux-extra", "mount", "e2fsprogs",
     "cryptsetup-bin", "grep", "sed", "mawk", "findutils", "diffutils", "kmod", "procps",
     "iptables", "sudo", "hostname", "iproute2", "tar", "gzip", "openssh-server", "openssh-sftp-server",
-    "udev", "dmsetup",
+    "udev", "dmsetup", "restic",
 )  # fmt: skip
 DOCKER_PACKAGES = ("docker.io", "containerd", "runc", "tini")
 # Inputs of the asset builds beyond the packages above.
