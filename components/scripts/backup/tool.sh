@@ -218,7 +218,7 @@ ep_backup_drill_postgres() {
   user=$(docker inspect -f '{{.Config.User}}' "$source")
   env_lines=$(docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$source")
   mounts=$(docker inspect -f '{{range .Mounts}}{{.Name}} {{.Destination}}{{println}}{{end}}' "$source")
-  destination=$(printf '%s\n' "$mounts" | awk -v v="${EP_BACKUP_VOLUME_DOCKER_VOLUMES[$index]}" '$1 == v { print $2; exit }')
+  destination=$(printf '%s\n' "$mounts" | EP_VOLUME=${EP_BACKUP_VOLUME_DOCKER_VOLUMES[$index]} awk '$1 == ENVIRON["EP_VOLUME"] { print $2; exit }')
   [ -n "$destination" ] || destination=/var/lib/postgresql/data
   while IFS= read -r line; do
     case "$line" in
@@ -269,15 +269,18 @@ ep_backup_drill_volume() {
   # stdin. PBKDF2 at its minimum cost, since the key is random, not a passphrase.
   key=$(head -c 48 /dev/urandom | base64 -w 0)
   printf '%s' "$key" | cryptsetup luksFormat --batch-mode --type luks2 --pbkdf pbkdf2 \
-    --pbkdf-force-iterations 1000 --key-file=- -- "$image"
-  EP_BACKUP_DRILL_CLEANUP+=("mapping:$mapping")
-  printf '%s' "$key" | cryptsetup open --type luks2 --key-file=- -- "$image" "$mapping"
+    --pbkdf-force-iterations 1000 --key-file=- -- "$image" ||
+    ep_die "$name: could not create the scratch LUKS2 volume $image (cryptsetup luksFormat)"
+  printf '%s' "$key" | cryptsetup open --type luks2 --key-file=- -- "$image" "$mapping" ||
+    ep_die "$name: could not open the scratch LUKS2 volume $image as $mapping"
   key=""
-  mkfs.ext4 -q -- "/dev/mapper/$mapping"
+  EP_BACKUP_DRILL_CLEANUP+=("mapping:$mapping")
+  mkfs.ext4 -q -- "/dev/mapper/$mapping" || ep_die "$name: could not make a filesystem on the scratch volume"
   mkdir -p -- "$mountpoint"
   chmod 0700 -- "$mountpoint"
-  EP_BACKUP_DRILL_CLEANUP+=("directory:$mountpoint" "mount:$mountpoint")
-  mount -o nodev,nosuid -- "/dev/mapper/$mapping" "$mountpoint"
+  EP_BACKUP_DRILL_CLEANUP+=("directory:$mountpoint")
+  mount -o nodev,nosuid -- "/dev/mapper/$mapping" "$mountpoint" || ep_die "$name: could not mount the scratch volume on $mountpoint"
+  EP_BACKUP_DRILL_CLEANUP+=("mount:$mountpoint")
   if ! ep_backup_restic restore "$snapshot" --target "$mountpoint" --verify >/dev/null; then
     ep_backup_drill_fail "$name" "restic restore --verify of snapshot ${snapshot:0:8} failed"
   else
