@@ -10,8 +10,12 @@ library, then one program body. `install.sh` writes the host tool (`render_tool`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from components.at_rest.luks_scripts import LuksVolumeSpec
+from components.settings.backups import BackupSettings
+from components.settings.keys import NAME_PREFIX
 from components.shell import SCRIPTS_ROOT, heredoc_function, render_shell_program
 
 SCRIPTS_DIR = SCRIPTS_ROOT / "backup"
@@ -134,4 +138,38 @@ def render_uninstall_program(spec: BackupSpec) -> str:
         [COMMON_LIBRARY, LIBRARY],
         _read("uninstall.sh"),
         secrets_on_stdin=False,
+    )
+
+
+def backup_spec(
+    settings: BackupSettings,
+    volumes: Mapping[str, LuksVolumeSpec],
+    *,
+    password_file: str,
+    header_backup_dir: str,
+    stack: str,
+) -> BackupSpec:
+    """The programs' parameters from the `backups` settings and the LUKS specs of the volumes
+    backed up (by name): what the component renders, and what the vm tier runs."""
+    repository = settings.repository
+    return BackupSpec(
+        stack=stack,
+        repository=repository.restic_repository(),
+        local_other_device=repository.kind == "local" and repository.other_device is True,
+        password_file=password_file,
+        volumes=tuple(
+            BackupVolume(
+                name=name,
+                data_dir=spec.data_dir,
+                mount=spec.mount,
+                mapper=spec.mapper,
+                docker_volume=f"{NAME_PREFIX}-{name}",
+            )
+            for name, spec in volumes.items()
+        ),
+        header_backup_dir=header_backup_dir,
+        daily_at=settings.daily_at,
+        keep_daily=settings.retention.keep_daily,
+        keep_weekly=settings.retention.keep_weekly,
+        keep_monthly=settings.retention.keep_monthly,
     )

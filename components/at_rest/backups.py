@@ -16,13 +16,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_random as random
 
-from components.at_rest.backup_scripts import (
-    BackupSpec,
-    BackupVolume,
-    render_install_program,
-    render_uninstall_program,
-)
-from components.at_rest.encrypted_volume import LABEL_PREFIX, EncryptedVolume
+from components.at_rest.backup_scripts import backup_spec, render_install_program, render_uninstall_program
+from components.at_rest.encrypted_volume import EncryptedVolume
 from components.at_rest.secret_file import SecretFile, SecretFileArgs
 from components.host import DockerHost
 from components.settings.backups import BackupSettings
@@ -42,32 +37,6 @@ class VolumeBackupsArgs:
     secrets_volume: EncryptedVolume
     header_backup_dir: str  # encryption.headerBackupDir
     stack: str
-
-
-def backup_spec(args: VolumeBackupsArgs, password_file: str) -> BackupSpec:
-    settings = args.settings
-    repository = settings.repository
-    return BackupSpec(
-        stack=args.stack,
-        repository=repository.restic_repository(),
-        local_other_device=repository.kind == "local" and repository.other_device is True,
-        password_file=password_file,
-        volumes=tuple(
-            BackupVolume(
-                name=name,
-                data_dir=volume.spec.data_dir,
-                mount=volume.spec.mount,
-                mapper=volume.spec.mapper,
-                docker_volume=f"{LABEL_PREFIX}-{name}",
-            )
-            for name, volume in args.volumes.items()
-        ),
-        header_backup_dir=args.header_backup_dir,
-        daily_at=settings.daily_at,
-        keep_daily=settings.retention.keep_daily,
-        keep_weekly=settings.retention.keep_weekly,
-        keep_monthly=settings.retention.keep_monthly,
-    )
 
 
 class VolumeBackups(pulumi.ComponentResource):
@@ -97,7 +66,13 @@ class VolumeBackups(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.spec = backup_spec(args, self.password_file.spec.host_path)
+        self.spec = backup_spec(
+            args.settings,
+            {name: volume.spec for name, volume in args.volumes.items()},
+            password_file=self.password_file.spec.host_path,
+            header_backup_dir=args.header_backup_dir,
+            stack=args.stack,
+        )
         become = args.host.become
         install = invocation(render_install_program(self.spec), f"{INVOCATION_PREFIX}install", become=become)
         uninstall = invocation(
