@@ -20,6 +20,7 @@ from components.shell import SCRIPTS_ROOT, heredoc_function, render_shell_progra
 
 SCRIPTS_DIR = SCRIPTS_ROOT / "backup"
 COMMON_LIBRARY = SCRIPTS_ROOT / "common.sh"
+ROOT_FILES_LIBRARY = SCRIPTS_ROOT / "root_files.sh"
 LIBRARY = SCRIPTS_DIR / "lib.sh"
 TOOL_NAME = "encrypted-platform-backup"
 TOOL_SUBCOMMANDS = ("backup", "restore", "drill", "snapshots", "password-check")
@@ -111,7 +112,7 @@ def render_tool(spec: BackupSpec) -> str:
     return render_shell_program(
         f"{TOOL_NAME}: encrypted backups of the {spec.stack!r} stack's volumes ({' '.join(TOOL_SUBCOMMANDS)}).",
         spec.params(),
-        [COMMON_LIBRARY, LIBRARY],
+        [COMMON_LIBRARY, ROOT_FILES_LIBRARY, LIBRARY],
         _read("tool.sh"),
         secrets_on_stdin=False,
     )
@@ -123,7 +124,7 @@ def render_install_program(spec: BackupSpec) -> str:
     return render_shell_program(
         f"encrypted-platform backup/install for stack {spec.stack!r}.",
         spec.params(),
-        [COMMON_LIBRARY, LIBRARY],
+        [COMMON_LIBRARY, ROOT_FILES_LIBRARY, LIBRARY],
         _read("install.sh"),
         extra=[heredoc_function("ep_backup_tool_text", render_tool(spec), "EP_BACKUP_TOOL_EOF")],
         secrets_on_stdin=False,
@@ -135,7 +136,7 @@ def render_uninstall_program(spec: BackupSpec) -> str:
     return render_shell_program(
         f"encrypted-platform backup/uninstall for stack {spec.stack!r}.",
         spec.params(),
-        [COMMON_LIBRARY, LIBRARY],
+        [COMMON_LIBRARY, ROOT_FILES_LIBRARY, LIBRARY],
         _read("uninstall.sh"),
         secrets_on_stdin=False,
     )

@@ -25,6 +25,7 @@ from components.shell import SCRIPTS_ROOT, heredoc_function, render_shell_progra
 SCRIPTS_DIR = SCRIPTS_ROOT / "luks"
 VOLUME_LOCK_LIBRARY = SCRIPTS_ROOT / "volume_lock.sh"
 COMMON_LIBRARY = SCRIPTS_ROOT / "common.sh"
+ROOT_FILES_LIBRARY = SCRIPTS_ROOT / "root_files.sh"
 
 # Order matters only for readability: every library defines functions, the program calls them.
 LIBRARIES = (
@@ -204,7 +205,7 @@ def render_script(spec: LuksVolumeSpec, body: str, title: str) -> str:
     return render_shell_program(
         f"encrypted-platform {title} for volume {spec.volume!r}.",
         spec.params(),
-        [COMMON_LIBRARY, VOLUME_LOCK_LIBRARY, *(SCRIPTS_DIR / lib for lib in LIBRARIES)],
+        [COMMON_LIBRARY, ROOT_FILES_LIBRARY, VOLUME_LOCK_LIBRARY, *(SCRIPTS_DIR / lib for lib in LIBRARIES)],
         body,
         extra=[heredoc_function("ep_unlock_helper_text", unlock_helper_text(), "EP_UNLOCK_HELPER_EOF")],
     )

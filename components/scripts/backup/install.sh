@@ -36,7 +36,7 @@ ep_backup_prepare_repository() {
 
 ep_backup_install_tool() {
   mkdir -p -- "${EP_BACKUP_TOOL%/*}"
-  if [ -n "$(ep_backup_tool_text | ep_backup_install_file "$EP_BACKUP_TOOL" 0755)" ]; then
+  if [ -n "$(ep_backup_tool_text | ep_install_file "$EP_BACKUP_TOOL" 0755)" ]; then
     ep_log "installed $EP_BACKUP_TOOL"
   fi
 }
@@ -55,7 +55,7 @@ ep_backup_schedule_systemd() {
     "ExecStart=$EP_BACKUP_TOOL backup" \
     'Nice=10' \
     'IOSchedulingClass=idle' |
-    ep_backup_install_file "$(ep_backup_unit service)" 0644)
+    ep_install_file "$(ep_backup_unit service)" 0644)
   changed+=$(printf '%s\n' \
     '[Unit]' \
     'Description=encrypted-platform: daily encrypted backups' \
@@ -66,7 +66,7 @@ ep_backup_schedule_systemd() {
     '' \
     '[Install]' \
     'WantedBy=timers.target' |
-    ep_backup_install_file "$(ep_backup_unit timer)" 0644)
+    ep_install_file "$(ep_backup_unit timer)" 0644)
   if [ -n "$changed" ]; then
     systemctl daemon-reload
     ep_log "scheduled daily at $EP_BACKUP_DAILY_AT: $(ep_backup_unit timer)"
@@ -81,7 +81,7 @@ ep_backup_schedule_cron() {
     '# encrypted-platform: daily encrypted backups of the stack'"'"'s volumes (restic)' \
     'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     "$EP_BACKUP_DAILY_MINUTE $EP_BACKUP_DAILY_HOUR * * * root $EP_BACKUP_TOOL backup" |
-    ep_backup_install_file "$(ep_backup_cron_file)" 0644)
+    ep_install_file "$(ep_backup_cron_file)" 0644)
   if [ -n "$changed" ]; then ep_log "scheduled daily at $EP_BACKUP_DAILY_AT: $(ep_backup_cron_file)"; fi
 }
 

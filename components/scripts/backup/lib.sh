@@ -39,38 +39,12 @@ ep_backup_restic() {
     --cache-dir "$EP_BACKUP_CACHE_DIR" "$@"
 }
 
-# A root-only directory of ours: created if missing, never a symlink, owned by root.
-ep_backup_root_directory() {
-  local path=$1
-  if [ -L "$path" ]; then ep_die "refusing to follow the symlink $path (it points to $(readlink -- "$path"))"; fi
-  mkdir -p -- "$path"
-  if [ -L "$path" ] || [ ! -d "$path" ]; then ep_die "refusing to use $path: it is not a directory"; fi
-  [ "$(stat -c %u -- "$path")" = 0 ] || ep_die "refusing to use $path: it is not owned by root"
-  chmod 0700 -- "$path"
-}
-
-# Writes stdin to a file atomically with the given mode, only when the content differs.
-# Prints "changed" when it wrote.
-ep_backup_install_file() {
-  local path=$1 mode=$2 tmp
-  if [ -L "$path" ]; then ep_die "refusing to replace the symlink $path"; fi
-  tmp=$(mktemp -- "${path}.XXXXXX")
-  cat >"$tmp"
-  chmod -- "$mode" "$tmp"
-  if [ -f "$path" ] && cmp -s -- "$tmp" "$path"; then
-    rm -f -- "$tmp"
-    return 0
-  fi
-  mv -f -- "$tmp" "$path"
-  printf 'changed\n'
-}
-
 # One backup, restore or drill at a time on this host (restic locks the repository too, but a
 # restore must not swap a data directory while a backup pauses its containers). The lock is held
 # until the program ends (the descriptor stays open).
 ep_backup_lock() {
   local lock_fd
-  ep_backup_root_directory "$EP_BACKUP_LOCK_DIR"
+  ep_root_directory "$EP_BACKUP_LOCK_DIR"
   exec {lock_fd}>>"$EP_BACKUP_LOCK_DIR/backup.lock"
   if ! flock -n "$lock_fd"; then
     ep_log "waiting for another encrypted-platform-backup run ($EP_BACKUP_LOCK_DIR/backup.lock)"

@@ -311,7 +311,7 @@ ep_backup_command_drill() {
   local names=("$@") name
   [ "${#names[@]}" -gt 0 ] || names=("${EP_BACKUP_VOLUME_NAMES[@]}")
   for name in "${names[@]}"; do ep_backup_volume_index "$name" >/dev/null; done
-  ep_backup_root_directory "$EP_BACKUP_DRILL_DIR"
+  ep_root_directory "$EP_BACKUP_DRILL_DIR"
   if ! ep_backup_restic check >/dev/null; then ep_backup_drill_fail repository "restic check found errors in $EP_BACKUP_REPOSITORY"; fi
   for name in "${names[@]}"; do ep_backup_drill_volume "$name"; done
   [ "${#EP_BACKUP_DRILL_FAILED[@]}" -eq 0 ] || ep_die "drill failed for: ${EP_BACKUP_DRILL_FAILED[*]}"

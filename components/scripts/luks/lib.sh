@@ -74,33 +74,6 @@ ep_path_is_mountpoint() {
   return 1
 }
 
-# A root-only host directory of ours (keys, header backups, image files): created if missing,
-# never a symlink, owned by root and closed to everyone else.
-ep_root_directory() {
-  local path=$1
-  if [ -L "$path" ]; then ep_die "refusing to follow the symlink $path (it points to $(readlink -- "$path"))"; fi
-  mkdir -p -- "$path"
-  if [ -L "$path" ] || [ ! -d "$path" ]; then ep_die "refusing to use $path: it is not a directory"; fi
-  [ "$(stat -c %u -- "$path")" = 0 ] || ep_die "refusing to use $path: it is not owned by root"
-  chmod 0700 -- "$path"
-}
-
-# Writes stdin to a file atomically with the given mode, only when the content differs.
-# Prints "changed" when it wrote.
-ep_install_file() {
-  local path=$1 mode=$2 tmp
-  if [ -L "$path" ]; then ep_die "refusing to replace the symlink $path"; fi
-  tmp=$(mktemp -- "${path}.XXXXXX")
-  cat >"$tmp"
-  chmod -- "$mode" "$tmp"
-  if [ -f "$path" ] && cmp -s -- "$tmp" "$path"; then
-    rm -f -- "$tmp"
-    return 0
-  fi
-  mv -f -- "$tmp" "$path"
-  printf 'changed\n'
-}
-
 # Rewrites a table file (crypttab, fstab) keeping every line whose field number $2 is not $3,
 # then appends line $4 (if not empty; made by ep_table_line). Other entries are preserved byte
 # for byte. The match is compared as a plain string (through the environment: awk -v would
