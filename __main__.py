@@ -6,6 +6,7 @@ value stops `pulumi preview` with the key named), and components/platform.py com
 
 import pulumi
 
+from components.composition import volume_passphrases
 from components.platform import Platform, defer_full_collections
 from components.settings import load_secrets, load_settings
 
@@ -23,7 +24,8 @@ platform = Platform(
 # Plain values only (components/outputs.py): per volume its LUKS UUID, mapper, key version, mount
 # point and unlock mode; per service its container, image and networks; routes to services; the
 # certificate mode; the edge's URLs; where backups go. Secrets stay in the state and out of these
-# outputs (the backup password's escrow below is a secret output of its own).
+# outputs (the escrows below, of the volume passphrases and the backup password, are secret
+# outputs of their own).
 for name, value in platform.outputs.items():
     pulumi.export(name, value)
 # What each image's tag resolved to when the host pulled it (known after an update; in prod it
@@ -33,6 +35,10 @@ pulumi.export("pulledImages", pulled)
 if platform.edge is not None and platform.edge.ca_certificate is not None:
     # dev certificates: trust this CA to browse the dev stack (see README).
     pulumi.export("devCaCertificate", platform.edge.ca_certificate)
+# The escrow of each volume's current passphrase, for when no program can open it (a manual
+# unlock, a header restore): `make recover-passphrase STACK=... VOLUME=...`
+# (scripts/recover_passphrase.py).
+pulumi.export("volumePassphrases", volume_passphrases(platform.volumes))
 if platform.backups is not None:
     # The escrow of the backup repository's password, for when the host is lost:
     #   pulumi stack output --show-secrets backupRepositoryPassword

@@ -1,5 +1,5 @@
-"""The parts both platform modes compose the same way: the EncryptedVolumes, the services'
-generated secrets and the Traefik edge.
+"""The parts both platform modes compose the same way: the EncryptedVolumes (and the escrow of
+their passphrases), the services' generated secrets and the Traefik edge.
 
 Single host (components/platform.py) and Swarm mode (components/swarm.py) differ in where things
 run (one DockerHost, or a node per volume and an edge node) and in how a secret reaches a service
@@ -48,6 +48,22 @@ def encrypted_volumes(
         )
         for name, volume in settings.volumes.items()
     }
+
+
+def volume_passphrases(volumes: Mapping[str, EncryptedVolume]) -> pulumi.Output[dict[str, dict[str, object]]]:
+    """The escrow of the volumes' passphrases, one secret: per volume its current key version and
+    that version's passphrase, the one the LUKS programs leave enrolled (and the one the newest
+    header backup accepts). `make recover-passphrase` reads it, for a manual unlock or a header
+    restore."""
+    names = sorted(volumes)
+    return pulumi.Output.secret(
+        pulumi.Output.all(*(volumes[name].current_passphrase for name in names)).apply(
+            lambda passphrases: {
+                name: {"keyVersion": volumes[name].spec.key_version, "passphrase": passphrase}
+                for name, passphrase in zip(names, passphrases, strict=True)
+            }
+        )
+    )
 
 
 def secret_names(specs: Mapping[str, ServiceSpec]) -> list[str]:

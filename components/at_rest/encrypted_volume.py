@@ -70,6 +70,8 @@ class EncryptedVolume(pulumi.ComponentResource):
         # jump or decrease fail instead of losing the key that opens the header.
         protect = not spec.destroy_data
         current = self._passphrase(name, spec.key_version, protect=protect)
+        # The escrow (`volumePassphrases`, a secret stack output) reads the current one from here.
+        self.current_passphrase: pulumi.Output[str] = current.result
         keys = [current.result]
         if spec.key_version > 1:
             keys.append(self._passphrase(name, spec.key_version - 1, protect=protect).result)

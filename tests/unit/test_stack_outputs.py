@@ -1,6 +1,6 @@
 """`pulumi stack output`: the program's exports under the SDK mock runtime, for the dev stack and
-prod as `make pin-images` leaves it. Every value is plain (but for the escrow of the backup
-repository's password, a secret output), and each fact matches what the resources themselves
+prod as `make pin-images` leaves it. Every value is plain (but for the escrows of the volume
+passphrases and the backup repository's password, secret outputs), and each fact matches what the resources themselves
 receive (volume labels, container names and images, network names)."""
 
 from __future__ import annotations
@@ -63,9 +63,10 @@ def test_outputs_are_plain_and_known_at_preview(stack: str) -> None:
     assert {"volumes", "services", "networks", "routes", "certificates", "urls", "pulledImages"} <= set(
         outputs
     )
-    # The one secret output: the escrow of the backup repository's password (prod backs up).
-    assert [name for name, (_, secret) in outputs.items() if secret] == (
-        ["backupRepositoryPassword"] if stack == "prod" else []
+    # The secret outputs: the escrows of the volume passphrases and of the backup repository's
+    # password (prod backs up).
+    assert sorted(name for name, (_, secret) in outputs.items() if secret) == (
+        ["backupRepositoryPassword", "volumePassphrases"] if stack == "prod" else ["volumePassphrases"]
     )
     _, at_preview = exports(stack, preview=True)
     for name in ("volumes", "services", "networks", "routes", "certificates", "urls"):
