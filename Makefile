@@ -8,7 +8,7 @@ DEV_STAMP := .venv/.deps-dev
 POLICY_STAMP := policy/.venv/.deps
 
 .PHONY: up deps test test-fast test-deps lint bench preview output destroy show env pin-images \
-	backup-now restore backup-drill backup-snapshots
+	backup-now restore backup-drill backup-snapshots recover-passphrase
 
 # Set up and deploy the dev stack (scripts/up-dev.sh: prerequisites, venvs, Pulumi CLI, `pulumi up`).
 up:
@@ -67,3 +67,13 @@ pin-images:
 backup-now backup-snapshots backup-drill restore:
 	[ -x $(PY) ] || ./scripts/python-deps.sh program
 	YES=$(YES) $(PY) -m scripts.backups $(patsubst backup-%,%,$@) $(STACK) $(VOLUME) $(SNAPSHOT)
+
+# One volume's current LUKS passphrase, from the stack's secret output volumePassphrases, for a
+# manual unlock or a header restore (scripts/recover_passphrase.py, docs/runbooks/
+# recover-a-passphrase.md; asks first unless YES=1). Silent recipe lines, the venv's setup on
+# stderr: stdout may be a pipe into cryptsetup. The CLI environment is `make preview`'s
+# (scripts/pulumi-env.sh: the local backend for dev, yours for any other stack).
+recover-passphrase:
+	@[ -x $(PY) ] || ./scripts/python-deps.sh program >&2
+	@source scripts/pulumi-env.sh $(if $(filter dev,$(STACK)),local,cli) && \
+		YES=$(YES) $(PY) -m scripts.recover_passphrase "$(STACK)" "$(VOLUME)"
