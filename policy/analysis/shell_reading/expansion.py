@@ -283,6 +283,8 @@ def _split_commands(
             target = toks[i + 1].value if i + 1 < len(toks) and toks[i + 1].kind == "WORD" else ""
             redirs.append((t.value, t.fd, target, t.heredoc))
             i += 1
+        elif t.kind == "NL" and piped and not words and not redirs:
+            pass  # `a |` at the end of a line: the pipeline goes on on the next one
         else:  # OP or NL ends a simple command
             if words or redirs:
                 out.append((words, redirs, piped))

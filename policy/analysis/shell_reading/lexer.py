@@ -132,6 +132,13 @@ def tokenize(s: str) -> list[Token]:
                 toks.append(Token("WORD", raw))
                 pending_heredocs.append((toks[-2], delim, op == "<<-"))
             continue
+        if s.startswith("&>", i):
+            # `&>file` and `&>>file` send stdout and stderr to the file (not `&` then `>`)
+            op = ">>" if s.startswith("&>>", i) else ">"
+            i += len(op) + 1
+            toks.append(Token("REDIR", op, fd="&"))
+            at_word_start = True
+            continue
         op = next((o for o in _OPERATORS if s.startswith(o, i)), None) if c in "&|;()" else None
         if op is not None:
             toks.append(Token("OP", op))
