@@ -51,6 +51,7 @@ READ_BY_NAME = frozenset(
         "umount",
         "ln",
         "cryptsetup",
+        "clevis",
         "docker",
         "podman",
         "nerdctl",

@@ -154,6 +154,14 @@ KEY_ACTIONS = frozenset(
 )
 
 
+# `cryptsetup token <action>`: token JSON metadata (import/export on stdin/stdout or
+# --json-file), a keyring description (add), a token's removal or its link to a key slot: none
+# reads a passphrase, so a token import's stdin is token JSON, not key material.
+TOKEN_ACTIONS = frozenset({"add", "remove", "import", "export", "unassign"})
+# luksDump reads a passphrase only to print the volume key.
+DUMP_KEY_FLAGS = frozenset({"--dump-volume-key", "--dump-master-key"})
+
+
 @dataclass
 class CryptsetupCall:
     action: str
@@ -168,6 +176,14 @@ class CryptsetupCall:
         return self.options.get(name)
 
     @property
+    def token_action(self) -> str | None:
+        """`import` of `cryptsetup token import ...` (None for other actions or an unknown word)."""
+        if self.action != "token" or not self.positional or not self.positional[0].resolved:
+            return None
+        word = str(self.positional[0])
+        return word if word in TOKEN_ACTIONS else None
+
+    @property
     def text(self) -> str:
         return " ".join(
             w if w.resolved else w.raw
@@ -180,6 +196,17 @@ class MountCall:
     source: Word
     target: Word
     field: str
+
+
+def reads_key_on_stdin(call: CryptsetupCall) -> bool:
+    """Whether what the call's stdin carries may be a passphrase: not for a token action (its
+    stdin is token JSON), nor for luksDump unless it dumps the volume key; every other action is
+    taken to read one (fail closed)."""
+    if call.action == "token":
+        return call.token_action is None
+    if call.action == "luksDump":
+        return bool(call.flags & DUMP_KEY_FLAGS)
+    return True
 
 
 def parse_cryptsetup(argv: list[Word], idx: int, cmd: SimpleCommand, fieldname: str) -> CryptsetupCall | None:

@@ -1,6 +1,7 @@
 """LUKS facts read from the Commands of a stack: which dm-crypt mappings a command opens (and
-whether they are LUKS2), with what parameters it formats, where it mounts them, and where the key
-material comes from.
+whether they are LUKS2), with what parameters it formats, where it mounts them, where the key
+material comes from, and what clevis does with LUKS keys (`clevis luks bind` reads an existing
+passphrase, `clevis luks pass` prints one: where its stdout goes is recorded).
 
 Generic on purpose: a teammate's `cryptsetup open --type luks2 --key-file=- /dev/sdb data &&
 mount /dev/mapper/data /srv/data` is read the same way as our rendered programs.
@@ -13,7 +14,17 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from .cryptsetup_cli import OPEN_ACTIONS, CryptsetupCall, MountCall, parse_cryptsetup, parse_mount
+from .clevis_cli import KEY_STDIN as CLEVIS_KEY_STDIN
+from .clevis_cli import ClevisCall, Sink, find_clevis, stdout_sink
+from .cryptsetup_cli import (
+    KEY_STDIN,
+    OPEN_ACTIONS,
+    CryptsetupCall,
+    MountCall,
+    parse_cryptsetup,
+    parse_mount,
+    reads_key_on_stdin,
+)
 from .shell_reading.expansion import Program, SimpleCommand, Word, parse_program
 from .shell_reading.wrappers import strip_wrappers
 from .stack import COMMANDS, Resource
@@ -38,6 +49,16 @@ class KeyLiteral:
     length: int
 
 
+@dataclass(frozen=True)
+class KeyOutput:
+    """Where a passphrase a program prints goes (`clevis luks pass`): `to_key_reader` when its
+    stdout is piped straight into a cryptsetup or clevis call that reads its key on stdin."""
+
+    call: ClevisCall
+    sink: Sink
+    to_key_reader: bool
+
+
 @dataclass
 class Mapping:
     name: str
@@ -56,10 +77,12 @@ class CommandLuks:
     mounts: list[MountCall]
     literals: list[KeyLiteral]
     mappings: list[Mapping]
+    clevis: list[ClevisCall] = field(default_factory=list)
+    key_outputs: list[KeyOutput] = field(default_factory=list)
 
     @property
     def is_luks_command(self) -> bool:
-        return bool(self.calls)
+        return bool(self.calls or self.clevis)
 
 
 @dataclass
@@ -165,31 +188,55 @@ def _process_substitution_literal(word: Word) -> int:
     return 0
 
 
-def _key_literals(
-    call: CryptsetupCall, written: dict[str, int], program_cmds: list[SimpleCommand]
+def _fed_literals(
+    where: str,
+    cmd: SimpleCommand,
+    prefix: list[Word],
+    key_words: list[Word],
+    fieldname: str,
+    written: dict[str, int],
+    reads_stdin: bool,
 ) -> list[KeyLiteral]:
+    """Literals that reach a key-reading call: on its stdin (piped, here-string, here-document;
+    only when the call reads its key there), as arguments of a wrapper function in front of it, or
+    in a key file it reads (a process substitution, or a file the program wrote a literal to)."""
     out: list[KeyLiteral] = []
-    where = f"cryptsetup {call.action}"
-    cmd = call.command
-    n = _literal_producer(cmd.stdin_from)
-    if n and cmd.stdin_from is not None:
-        out.append(KeyLiteral(f"a literal piped from `{cmd.stdin_from.name}` into {where}", call.field, n))
-    for r in cmd.redirects:
-        if r.op == "<<<" and r.target.resolved and str(r.target):
-            out.append(KeyLiteral(f"a literal here-string fed to {where}", call.field, len(r.target)))
-        if r.op in ("<<", "<<-") and r.heredoc and r.heredoc.strip() and "$" not in r.heredoc:
-            out.append(
-                KeyLiteral(f"a literal here-document fed to {where}", call.field, len(r.heredoc.strip()))
-            )
-    # Arguments of a wrapper function in front of cryptsetup (such as `with_key 'secret' cryptsetup
+    if reads_stdin:
+        n = _literal_producer(cmd.stdin_from)
+        if n and cmd.stdin_from is not None:
+            out.append(KeyLiteral(f"a literal piped from `{cmd.stdin_from.name}` into {where}", fieldname, n))
+        for r in cmd.redirects:
+            if r.op == "<<<" and r.target.resolved and str(r.target):
+                out.append(KeyLiteral(f"a literal here-string fed to {where}", fieldname, len(r.target)))
+            if r.op in ("<<", "<<-") and r.heredoc and r.heredoc.strip() and "$" not in r.heredoc:
+                out.append(
+                    KeyLiteral(f"a literal here-document fed to {where}", fieldname, len(r.heredoc.strip()))
+                )
+    # Arguments of a wrapper function in front of the call (such as `with_key 'secret' cryptsetup
     # ...`): the function's own name aside, a literal there is key material in the text.
-    for w in call.prefix[1:]:
+    for w in prefix[1:]:
         if w.resolved and str(w) and not str(w).startswith("-") and not str(w).startswith("/"):
             out.append(
+                KeyLiteral(f"a literal argument of `{prefix[0]}` in front of {where}", fieldname, len(w))
+            )
+    for kw in key_words:
+        n = _process_substitution_literal(kw)
+        if n:
+            out.append(
                 KeyLiteral(
-                    f"a literal argument of `{call.prefix[0]}` in front of {where}", call.field, len(w)
+                    f"a literal in the process substitution that {where} reads as a key file", fieldname, n
                 )
             )
+        elif kw.resolved and str(kw) in written:
+            out.append(
+                KeyLiteral(
+                    f"a literal written to {kw} and used as key file by {where}", fieldname, written[str(kw)]
+                )
+            )
+    return out
+
+
+def _key_literals(call: CryptsetupCall, written: dict[str, int]) -> list[KeyLiteral]:
     key_words = [
         call.options.get("--key-file"),
         call.options.get("--new-keyfile"),
@@ -197,23 +244,57 @@ def _key_literals(
     ]
     if call.action in ("luksAddKey", "luksChangeKey") and len(call.positional) >= 2:
         key_words.append(call.positional[1])
-    for kw in key_words:
-        if kw is None:
-            continue
-        n = _process_substitution_literal(kw)
-        if n:
-            out.append(
-                KeyLiteral(
-                    f"a literal in the process substitution that {where} reads as a key file", call.field, n
-                )
+    return _fed_literals(
+        f"cryptsetup {call.action}",
+        call.command,
+        call.prefix,
+        [w for w in key_words if w is not None],
+        call.field,
+        written,
+        reads_key_on_stdin(call),
+    )
+
+
+def _clevis_literals(call: ClevisCall, written: dict[str, int]) -> list[KeyLiteral]:
+    if not call.reads_key:
+        return []
+    key_file = call.key_file
+    # `-k -` reads stdin; without -k bind prompts on stdin, unless -e takes the existing
+    # passphrase from a LUKS2 token
+    if key_file is None:
+        on_stdin = "e" not in call.options
+    else:
+        on_stdin = key_file.resolved and str(key_file) in CLEVIS_KEY_STDIN
+    return _fed_literals(
+        f"clevis luks {call.subcommand}",
+        call.command,
+        call.prefix,
+        [key_file] if key_file is not None else [],
+        call.field,
+        written,
+        on_stdin,
+    )
+
+
+def _reads_key_on_stdin(cmd: SimpleCommand, calls: list[CryptsetupCall], clevis: list[ClevisCall]) -> bool:
+    """True when `cmd` is a cryptsetup call reading its key on stdin (`--key-file=-` or no key
+    file: cryptsetup then reads the passphrase from stdin) or a clevis bind with `-k -`."""
+    for call in calls:
+        if call.command is cmd:
+            key_file = call.options.get("--key-file")
+            return reads_key_on_stdin(call) and (
+                key_file is None or (key_file.resolved and str(key_file) in KEY_STDIN)
             )
-        elif kw.resolved and str(kw) in written:
-            out.append(
-                KeyLiteral(
-                    f"a literal written to {kw} and used as key file by {where}", call.field, written[str(kw)]
-                )
+    for cl in clevis:
+        if cl.command is cmd:
+            key_file = cl.key_file
+            return (
+                cl.reads_key
+                and key_file is not None
+                and key_file.resolved
+                and str(key_file) in CLEVIS_KEY_STDIN
             )
-    return out
+    return False
 
 
 @dataclass(frozen=True)
@@ -222,6 +303,8 @@ class _FieldFacts:
     mounts: tuple[MountCall, ...]
     literals: tuple[KeyLiteral, ...]
     openings: tuple[tuple[str, Word | None, str, CryptsetupCall], ...]  # (name, device, kind, call)
+    clevis: tuple[ClevisCall, ...] = ()
+    key_outputs: tuple[KeyOutput, ...] = ()
 
 
 @lru_cache(maxsize=32)
@@ -245,9 +328,14 @@ def _field_facts(text: str, fieldname: str) -> _FieldFacts:
                     written[str(r.target)] = n
     mounts: list[MountCall] = []
     calls: list[CryptsetupCall] = []
+    clevis: list[ClevisCall] = []
     for c in cmds:
         argv = strip_wrappers(c.argv)
         if not argv:
+            continue
+        clevis_call = find_clevis(argv, c, fieldname)
+        if clevis_call is not None:
+            clevis.append(clevis_call)
             continue
         if argv[0].rsplit("/", 1)[-1] == "mount" and fieldname in PROVIDING_FIELDS:
             m = parse_mount(argv, fieldname)
@@ -267,7 +355,16 @@ def _field_facts(text: str, fieldname: str) -> _FieldFacts:
     for call in calls:
         if call.action == "luksFormat" and call.positional:
             formatted[str(call.positional[0])] = call
-        literals.extend(_key_literals(call, written, cmds))
+        literals.extend(_key_literals(call, written))
+    for cl in clevis:
+        literals.extend(_clevis_literals(cl, written))
+    key_outputs: list[KeyOutput] = []
+    for cl in clevis:
+        if cl.prints_key:
+            sink = stdout_sink(cl.command, cmds)
+            consumer = sink.consumer if sink.kind == "pipe" else None
+            to_reader = consumer is not None and _reads_key_on_stdin(consumer, calls, clevis)
+            key_outputs.append(KeyOutput(cl, sink, to_reader))
     openings: list[tuple[str, Word | None, str, CryptsetupCall]] = []
     for call in calls:
         if call.action not in OPEN_ACTIONS or "--test-passphrase" in call.flags:
@@ -288,7 +385,9 @@ def _field_facts(text: str, fieldname: str) -> _FieldFacts:
             if fmt_type is not None and fmt_type.resolved and str(fmt_type) in ("luks2", "luks1"):
                 kind = str(fmt_type)
         openings.append((str(name), device, kind, call))
-    return _FieldFacts(tuple(calls), tuple(mounts), tuple(literals), tuple(openings))
+    return _FieldFacts(
+        tuple(calls), tuple(mounts), tuple(literals), tuple(openings), tuple(clevis), tuple(key_outputs)
+    )
 
 
 def analyze_command(resource: Resource) -> CommandLuks:
@@ -297,6 +396,8 @@ def analyze_command(resource: Resource) -> CommandLuks:
     mounts: list[MountCall] = []
     literals: list[KeyLiteral] = []
     mappings: list[Mapping] = []
+    clevis: list[ClevisCall] = []
+    key_outputs: list[KeyOutput] = []
     for fieldname in PROGRAM_FIELDS:
         text: Any = resource.props.get(fieldname)
         if is_unknown(text):
@@ -304,14 +405,16 @@ def analyze_command(resource: Resource) -> CommandLuks:
             continue
         if not isinstance(text, str) or not text.strip():
             continue
-        if "cryptsetup" not in text and "mount" not in text:
+        if "cryptsetup" not in text and "mount" not in text and "clevis" not in text:
             continue
         facts = _field_facts(text, fieldname)
         calls.extend(facts.calls)
         mounts.extend(facts.mounts)
         literals.extend(facts.literals)
+        clevis.extend(facts.clevis)
+        key_outputs.extend(facts.key_outputs)
         mappings.extend(
             Mapping(name, device, kind, resource, fieldname, call)
             for name, device, kind, call in facts.openings
         )
-    return CommandLuks(resource, unknown_fields, calls, mounts, literals, mappings)
+    return CommandLuks(resource, unknown_fields, calls, mounts, literals, mappings, clevis, key_outputs)

@@ -11,6 +11,14 @@ For every cryptsetup call in a Command's create/update/delete program:
   passed through process substitution in the program text, no key-like environment variable, and
   the Command's stdin never appears in its text or environment.
 A program unknown at preview may carry key material: it is a violation (fail closed).
+
+clevis (`clevis luks bind`): a literal fed to it as the existing passphrase (piped, here-string,
+a key file written from a literal, a wrapper function's literal argument) is key material in the
+text, judged as for cryptsetup; a Command that runs clevis is a LUKS command, so its environment
+and stdin are judged too. The key slot bind adds is not judged: clevis adds it itself (`cryptsetup
+luksAddKey --pbkdf pbkdf2 --pbkdf-force-iterations 1000`, inside clevis, not in the program text)
+for a random key as strong as the volume key, which no KDF work factor could make stronger, and
+our own luksFormat/luksAddKey calls beside it are still held to the KDF above.
 """
 
 from __future__ import annotations

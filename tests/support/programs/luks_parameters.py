@@ -136,3 +136,13 @@ def reencrypt_decrypts() -> None:
         + 'printf "%s" "$KEY" | cryptsetup reencrypt --decrypt --key-file=- --header /root/hdr "$DEVICE"\n'
     )
     _with(program=program)
+
+
+@violation(RULE, resource="appdata-luks", exact=True)
+def passphrase_literal_fed_to_clevis_bind() -> None:
+    """The existing passphrase a Tang binding needs, written into the program as a literal."""
+    program = luks_program("/dev/vdb", "appdata", "/srv/appdata") + (
+        "printf '%s' 'correct-horse-battery' | clevis luks bind -y -k - -d \"$DEVICE\" tang "
+        '\'{"url":"http://tang.example.test","thp":"abc123"}\'\n'
+    )
+    _with(program=program)
