@@ -91,7 +91,7 @@ class Sink:
         if self.kind == "descriptor":
             return f"sends it to descriptor {self.target} (the Command's logs and outputs)"
         if self.kind == "stdout":
-            return "prints it on the Command's stdout (kept as its `stdout` output in the state)"
+            return "leaves it on the Command's stdout (kept as its `stdout` output in the state)"
         return "discards it"
 
 

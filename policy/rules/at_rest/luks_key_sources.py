@@ -28,7 +28,8 @@ where that key goes:
   key `none` opened by `clevis luks unlock` needs no key directory.
 Known limits: `key=$(clevis luks pass ...)` is a command substitution the reader does not follow
 (the variable it fills is what later calls read, and a literal there is luks-parameters' concern);
-a redirection of a whole group (`{ clevis luks pass ...; } > file`) is not seen.
+a redirection of a whole group (`{ clevis luks pass ...; } > file`) is not seen; a `pass` alone in
+a function whose caller pipes its output is read as leaving the key on stdout (fail closed).
 """
 
 from __future__ import annotations
