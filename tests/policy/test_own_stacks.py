@@ -133,3 +133,27 @@ def test_the_pack_reads_the_backup_install_our_components_write(pack: PolicyPack
     assert expected <= verdict.policies("mandatory"), verdict.describe()
     uncovered = [d.resource_name for d in verdict.by_policy("backups-cover-stateful-volumes")]
     assert uncovered == ["app-db"], verdict.describe()
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_pack_reads_the_tang_binding_our_luks_programs_run(pack: PolicyPackProcess, stack: str) -> None:
+    """Every LUKS program carries the Tang binding's clevis lines (prod binds with them). Keeping a
+    copy of the binding's passphrase in a file, or binding with the old passphrase read from /tmp,
+    must be caught: the clean pass above is not for lack of reading clevis."""
+    captured = copy.deepcopy(own_stack(stack, True))
+    programs = [r for r in captured.resources if "clevis luks bind" in str(r.inputs.get("create", ""))]
+    assert programs, "no LUKS program binds with clevis"
+    for r in programs:
+        text = r.inputs["create"]
+        assert text.count('clevis luks pass -d "$EP_SOURCE" -s "$1" |') == 1
+        assert text.count(" -k - -d ") == 1
+        text = text.replace(
+            'clevis luks pass -d "$EP_SOURCE" -s "$1" |',
+            'clevis luks pass -d "$EP_SOURCE" -s "$1" | tee /run/ep.key |',
+        )
+        r.inputs["create"] = text.replace(" -k - -d ", " -k /tmp/old.key -d ")
+    verdict = evaluate(captured, pack=pack)
+    subjects = {d.message.rsplit("[", 1)[-1].rstrip("]") for d in verdict.by_policy("luks-key-sources")}
+    assert subjects == {"key-sink:pipe:tee", "key-source:/tmp/old.key"}, verdict.describe()
+    flagged = {d.resource_name for d in verdict.by_policy("luks-key-sources")}
+    assert flagged == {r.name for r in programs}, verdict.describe()
