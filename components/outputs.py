@@ -36,6 +36,12 @@ def volume_outputs(settings: StackSettings, *, project: str, stack: str) -> dict
             "dataDir": spec.data_dir,
             "unlock": spec.unlock_at_boot,
         }
+        if spec.unlock_at_boot == "tang":
+            tang = settings.encryption.tang
+            entry["tang"] = {
+                "threshold": tang.threshold,
+                "servers": [{"url": s.url, "thumbprint": s.thumbprint} for s in tang.servers],
+            }
         if spec.backing == "file":
             entry["sizeBytes"] = spec.size_bytes
         if settings.swarm.enabled:

@@ -95,6 +95,10 @@ def render(settings: StackSettings, stack: str) -> str:
         lines.append(f"    luks uuid {spec.uuid}, /dev/mapper/{spec.mapper}, key version {spec.key_version}")
         lines.append(f"    mounted at {spec.mount}, data {spec.data_dir} (owner {spec.data_owner})")
     lines.append(f"  unlock at boot: {settings.encryption.unlock_at_boot}")
+    if settings.encryption.unlock_at_boot == "tang":
+        tang = settings.encryption.tang
+        lines.append(f"    while {tang.threshold} of these Tang servers answer:")
+        lines += [f"      {server.url} (signing key {server.thumbprint})" for server in tang.servers]
 
     lines.append("routes:")
     for name, route in sorted(settings.edge.routes.items()):

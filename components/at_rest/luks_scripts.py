@@ -36,6 +36,7 @@ LIBRARIES = (
     "open.sh",
     "filesystem.sh",
     "header_backup.sh",
+    "clevis.sh",
     "boot.sh",
     "destroy.sh",
     "reencrypt.sh",
@@ -89,6 +90,7 @@ class LuksVolumeSpec:
     key_version: int
     reencrypt_generation: int
     destroy_data: bool
+    clevis_config: str = ""  # the clevis sss configuration (unlock_at_boot tang, tpm2), never a key
     cipher: str = LUKS_CIPHER
     key_size_bits: int = LUKS_KEY_SIZE_BITS
 
@@ -138,6 +140,7 @@ class LuksVolumeSpec:
             "EP_HEADER_BACKUP_DIR": self.header_backup_dir,
             "EP_KEY_VERSION": str(self.key_version),
             "EP_DESTROY_DATA": "yes" if self.destroy_data else "no",
+            "EP_CLEVIS_CONFIG": self.clevis_config,
         }
 
 
@@ -181,6 +184,7 @@ def volume_spec(
             else encryption.reencrypt_generation
         ),
         destroy_data=volume.destroy_data_on_delete,
+        clevis_config=encryption.clevis_config(),
     )
 
 

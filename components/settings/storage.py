@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from .base import ByteSize, Flag, Integer, Model, Owner
+from .clevis import TangSettings, Tpm2Settings, tang_pin, tpm2_pin
 from .grammar import PRINTABLE_LINE, grammar
 from .keys import NAME_PREFIX, KeyProblem
 from .paths import HostPath, PlatformDirectory, is_within
@@ -93,10 +94,18 @@ class EncryptionSettings(Model):
     header_backup_dir: PlatformDirectory = Field(
         "/var/backups/encrypted-platform", description="LUKS header backups (root-only)."
     )
-    unlock_at_boot: Literal["crypttab", "manual"] = Field(
+    unlock_at_boot: Literal["crypttab", "manual", "tang", "tpm2"] = Field(
         "crypttab",
         description="'crypttab': root-only keyfile, unlocked at boot. 'manual': no key on the host; "
-        "after a reboot run `pulumi up` to unlock.",
+        "after a reboot run `pulumi up` to unlock. 'tang': no key on the host; a clevis key slot "
+        "bound to the Tang servers in encryption.tang unlocks at boot while they answer. 'tpm2': "
+        "no key on the host; a clevis key slot sealed to this host's TPM unlocks at boot.",
+    )
+    tang: TangSettings = Field(
+        default_factory=TangSettings, description="Tang servers for unlockAtBoot 'tang'."
+    )
+    tpm2: Tpm2Settings = Field(
+        default_factory=Tpm2Settings, description="TPM policy for unlockAtBoot 'tpm2'."
     )
     kdf: KdfSettings = Field(default_factory=KdfSettings, description="Key derivation settings.")
     key_version: Integer = Field(
@@ -112,6 +121,24 @@ class EncryptionSettings(Model):
         description="Raise to re-encrypt every volume with a new volume key (slow: O(size)).",
     )
     filesystem: Literal["ext4"] = Field("ext4", description="Filesystem inside each LUKS mapping.")
+
+    def clevis_config(self) -> str:
+        """The clevis configuration a volume's extra key slot is bound with ("" for the modes
+        that bind none)."""
+        if self.unlock_at_boot == "tang":
+            return tang_pin(self.tang)
+        if self.unlock_at_boot == "tpm2":
+            return tpm2_pin(self.tpm2)
+        return ""
+
+    @model_validator(mode="after")
+    def _tang_servers(self) -> EncryptionSettings:
+        if self.unlock_at_boot == "tang" and not self.tang.servers:
+            raise KeyProblem(
+                ("tang", "servers"),
+                "unlockAtBoot 'tang' needs at least one Tang server (url and thumbprint)",
+            )
+        return self
 
     @model_validator(mode="after")
     def _separate_dirs(self) -> EncryptionSettings:

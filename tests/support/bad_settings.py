@@ -39,6 +39,9 @@ def _key(path: str) -> str:
     return f"encrypted-platform:{path}"
 
 
+GOOD_THUMBPRINT = "rMNPpsLf3JJBWwcMWoRPrwyz-yQT1M9UxEz86vkr6lA"
+
+
 def encryption(**values: Any) -> dict[str, Any]:
     return {"encryption": values}
 
@@ -623,8 +626,81 @@ ROWS: list[BadSettings] = [
     BadSettings({"host": {"mode": "telnet"}}, _key("host.mode"), "'local' or 'ssh'", "basic"),
     BadSettings({"host": {"hostKey": "AAAA"}}, _key("host.hostKey"), "public key", "basic"),
     BadSettings(
-        encryption(unlockAtBoot="tpm"), _key("encryption.unlockAtBoot"), "'crypttab' or 'manual'", "basic"
+        encryption(unlockAtBoot="tpm"),
+        _key("encryption.unlockAtBoot"),
+        "'crypttab', 'manual', 'tang' or 'tpm2'",
+        "basic",
     ),
+    # --- network-bound unlock -------------------------------------------------------------------
+    BadSettings(encryption(unlockAtBoot="tang"), _key("encryption.tang.servers"), "at least one", "basic"),
+    BadSettings(
+        encryption(unlockAtBoot="tang", tang={"servers": [{"url": "http://tang.example:7500"}]}),
+        _key("encryption.tang.servers[0].thumbprint"),
+        "required",
+        "basic",
+    ),
+    BadSettings(
+        encryption(tang={"servers": [{"url": "http://tang.example:7500", "thumbprint": "short"}]}),
+        _key("encryption.tang.servers[0].thumbprint"),
+        "thumbprint",
+        "basic",
+    ),
+    *(
+        BadSettings(
+            encryption(tang={"servers": [{"url": url, "thumbprint": GOOD_THUMBPRINT}]}),
+            _key("encryption.tang.servers[0].url"),
+            fragment,
+            "basic",
+        )
+        for url, fragment in (
+            ("tang.example:7500", "http(s) URL"),
+            ("ftp://tang.example", "http(s) URL"),
+            ("http://user@tang.example", "no user"),
+            ("http://tang.example/adv?x=1", "no user, query"),
+            ("http://tang.example:70000", "65535"),
+            ("http://tang.example/$(reboot)", "http(s) URL"),
+            ("http://tang.example'", "http(s) URL"),
+            ('http://tang.example"}', "http(s) URL"),
+            ("http://tang.example\n", "http(s) URL"),
+        )
+    ),
+    BadSettings(
+        encryption(
+            tang={
+                "servers": [
+                    {"url": "http://tang-1.example", "thumbprint": GOOD_THUMBPRINT},
+                    {"url": "http://tang-1.example", "thumbprint": GOOD_THUMBPRINT},
+                ]
+            }
+        ),
+        _key("encryption.tang.servers[1].url"),
+        "listed twice",
+        "basic",
+    ),
+    BadSettings(
+        encryption(
+            tang={
+                "threshold": 2,
+                "servers": [{"url": "http://tang-1.example", "thumbprint": GOOD_THUMBPRINT}],
+            }
+        ),
+        _key("encryption.tang.threshold"),
+        "only 1 Tang server",
+        "basic",
+    ),
+    BadSettings(
+        encryption(tang={"threshold": 0}),
+        _key("encryption.tang.threshold"),
+        "greater than or equal to 1",
+        "basic",
+    ),
+    BadSettings(encryption(tang={"sever": []}), _key("encryption.tang.sever"), "unknown", "basic"),
+    BadSettings(
+        encryption(tpm2={"pcrIds": [7, 7]}), _key("encryption.tpm2.pcrIds[1]"), "listed twice", "basic"
+    ),
+    BadSettings(encryption(tpm2={"pcrIds": [0, 24]}), _key("encryption.tpm2.pcrIds[1]"), "0 to 23", "basic"),
+    BadSettings(encryption(tpm2={"pcrIds": "7"}), _key("encryption.tpm2.pcrIds"), "list", "basic"),
+    BadSettings(encryption(tpm2={"pcrBank": "md5"}), _key("encryption.tpm2.pcrBank"), "'sha256'", "basic"),
     BadSettings(encryption(kdf={"pbkdf": "scrypt"}), _key("encryption.kdf.pbkdf"), "argon2id", "basic"),
     BadSettings(encryption(kdf={"iterations": 4}), _key("encryption.kdf.memoryKib"), "required", "basic"),
     BadSettings(

@@ -125,6 +125,7 @@ TIERS: dict[str, tuple[Probe, ...]] = {
         _kernel,
         _vm_packages,
         _postgresql,
+        _packages(["tang", "socat", "swtpm"]),
     ),
     "e2e": (
         _root,
@@ -144,6 +145,8 @@ TOOLS: dict[str, Probe] = {
     "actionlint": _actionlint,
     "docker-registry": _programs("docker-registry"),
     "postgresql": _postgresql,
+    "tang": _packages(["tang", "clevis-luks", "socat", "curl"]),
+    "swtpm": _packages(["swtpm", "clevis-tpm2", "tpm2-tools"]),
 }
 
 

@@ -111,6 +111,7 @@ def test_every_parameter_reaches_bash_byte_for_byte(hostile: str, tmp_path) -> N
         keys_dir=hostile,
         header_backup_dir=hostile,
         label=hostile,
+        clevis_config=hostile,
     )
     text = render_program("ensure", spec)
     block = text[: text.index("\n}\n") + 3]
@@ -153,3 +154,40 @@ def test_keys_are_read_only_from_stdin() -> None:
         ), line
     assert "export EP_KEY" not in text and "set -x" not in text
     assert "set +o xtrace" in text
+
+
+TANG = {
+    "unlockAtBoot": "tang",
+    "tang": {
+        "threshold": 2,
+        "servers": [
+            {"url": "http://tang-1.internal.example:7500", "thumbprint": "a" * 43},
+            {"url": "https://tang-2.internal.example/tang", "thumbprint": "B" * 43},
+        ],
+    },
+}
+
+
+def test_tang_mode_passes_the_clevis_configuration_and_nothing_else_does() -> None:
+    import json
+
+    tang = params_of(render_program("ensure", spec_for({"encryption": TANG})))
+    assert tang["EP_UNLOCK_AT_BOOT"] == "tang"
+    assert json.loads(tang["EP_CLEVIS_CONFIG"]) == {
+        "t": 2,
+        "pins": {
+            "tang": [
+                {"url": "http://tang-1.internal.example:7500", "thp": "a" * 43},
+                {"url": "https://tang-2.internal.example/tang", "thp": "B" * 43},
+            ]
+        },
+    }
+    for mode in ("crypttab", "manual"):
+        other = params_of(render_program("ensure", spec_for({"encryption": {**TANG, "unlockAtBoot": mode}})))
+        assert other["EP_CLEVIS_CONFIG"] == "", "a mode without Tang binds nothing"
+
+
+def test_the_clevis_configuration_is_one_line_of_json_in_a_stable_order() -> None:
+    first = spec_for({"encryption": TANG}).clevis_config
+    assert "\n" not in first and first == spec_for({"encryption": TANG}).clevis_config
+    assert first.startswith('{"t":2,"pins":{"tang":[{"url":')

@@ -219,6 +219,12 @@ def _prod() -> tuple[dict[str, Any], dict[str, str]]:
     return prod(), dict(PROD_SECRETS)
 
 
+def _prod_manual() -> tuple[dict[str, Any], dict[str, str]]:
+    config = prod()
+    config["encryption"] = {"unlockAtBoot": "manual"}
+    return config, dict(PROD_SECRETS)
+
+
 def _prod_reencrypted() -> tuple[dict[str, Any], dict[str, str]]:
     config = prod()
     config["encryption"]["reencryptGeneration"] = 1
@@ -277,6 +283,10 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
     return edit
 
 
+def _new_tang_thumbprint(config: dict[str, Any]) -> None:
+    config["encryption"]["tang"]["servers"][0]["thumbprint"] = "Z" * 43
+
+
 def _add_route(config: dict[str, Any]) -> None:
     config["edge"]["routes"]["gateway"] = {
         "host": "app.platform.localhost",
@@ -318,11 +328,18 @@ CHANGES: dict[str, Change] = {
     "dev: unlockAtBoot crypttab -> manual": Change(
         "dev", _dev, _edit(_set("encryption.unlockAtBoot", "manual"))
     ),
-    "prod: unlockAtBoot manual -> crypttab": Change(
+    "prod: unlockAtBoot tang -> crypttab": Change(
         "prod", _prod, _edit(_set("encryption.unlockAtBoot", "crypttab"))
     ),
+    "prod: unlockAtBoot tang -> manual": Change(
+        "prod", _prod, _edit(_set("encryption.unlockAtBoot", "manual"))
+    ),
+    "prod: a Tang server's thumbprint changes": Change("prod", _prod, _edit(_new_tang_thumbprint)),
     "dev: a second run, nothing changed": Change("dev", _dev, _edit(lambda config: None)),
-    "prod: a second manual-unlock run, nothing changed": Change("prod", _prod, _edit(lambda config: None)),
+    "prod: a second run, nothing changed": Change("prod", _prod, _edit(lambda config: None)),
+    "prod (manual unlock): a second run, nothing changed": Change(
+        "prod", _prod_manual, _edit(lambda config: None)
+    ),
     "dev: a volume is added": Change("dev", _dev, _edit(_set("volumes.scratch", {"size": "256MiB"}))),
     "prod: a volume is added": Change(
         "prod",
@@ -427,9 +444,12 @@ EXPECTED_REPLACEMENTS: dict[str, set[str]] = {
     "dev: keyVersion + 1": set(),
     "prod: keyVersion + 1": set(),
     "dev: unlockAtBoot crypttab -> manual": set(),
-    "prod: unlockAtBoot manual -> crypttab": set(),
+    "prod: unlockAtBoot tang -> crypttab": set(),
+    "prod: unlockAtBoot tang -> manual": set(),
+    "prod: a Tang server's thumbprint changes": set(),
     "dev: a second run, nothing changed": set(),
-    "prod: a second manual-unlock run, nothing changed": set(),
+    "prod: a second run, nothing changed": set(),
+    "prod (manual unlock): a second run, nothing changed": set(),
     "dev: a volume is added": set(),
     "prod: a volume is added": set(),
     "prod: the SSH deploy key is rotated": set(),
@@ -479,10 +499,16 @@ def test_a_routine_change_replaces_what_it_must_and_never_a_volume_a_luks_comman
 
 
 def test_the_unlock_step_of_manual_unlock_is_an_update_on_every_run() -> None:
-    outcome = outcome_of("prod: a second manual-unlock run, nothing changed")
+    outcome = outcome_of("prod (manual unlock): a second run, nothing changed")
     luks = {r.name for r in outcome.run.of_type("command:remote:Command") if r.name.endswith("-luks")}
     assert luks and luks <= outcome.updated
     assert outcome.updated == luks
+
+
+def test_with_network_bound_unlock_a_second_run_updates_nothing() -> None:
+    # The host unlocks itself at boot; `pulumi up` need not re-run the converge step.
+    outcome = outcome_of("prod: a second run, nothing changed")
+    assert outcome.updated == set()
 
 
 def test_a_rotated_deploy_key_updates_every_remote_command_and_replaces_none() -> None:

@@ -87,7 +87,15 @@ def test_volume_outputs_match_the_luks_parameters_and_docker_volumes(stack: str)
         assert entry["mapper"] == f"/dev/mapper/{spec.mapper}"
         assert entry["keyVersion"] == 1
         assert entry["mountPoint"] == spec.mount
-        assert entry["unlock"] == ("manual" if stack == "prod" else "crypttab")
+        assert entry["unlock"] == ("tang" if stack == "prod" else "crypttab")
+        if stack == "prod":
+            assert entry["tang"]["threshold"] == 1
+            assert [s["url"] for s in entry["tang"]["servers"]] == [
+                "http://tang-1.internal.example:7500",
+                "http://tang-2.internal.example:7500",
+            ]
+        else:
+            assert "tang" not in entry
         bound = docker_volumes[entry["dockerVolume"]]
         assert labels(bound)["encrypted-platform.luks.uuid"] == entry["luksUuid"]
         assert labels(bound)["encrypted-platform.luks.mount-point"] == entry["mountPoint"]

@@ -2,7 +2,10 @@
 # Unlock at boot. "crypttab": a root-only keyfile, entries in /etc/crypttab and /etc/fstab
 # (systemd's generators use them), and the encrypted-platform-unlock helper plus a unit that runs
 # it before Docker (it also covers hosts without systemd: call the helper from your init before
-# dockerd). "manual": no key on the host; after a reboot the operator runs `pulumi up`.
+# dockerd). "manual": no key on the host; after a reboot the operator runs `pulumi up`. "tang" and
+# "tpm2": no key on the host; the entries carry the key field `none` and `noauto` (systemd's
+# generators leave them to the helper, which opens them through clevis; `_netdev` for Tang: after
+# the network is up).
 
 ep_keyfile() { printf '%s/%s.key' "$EP_KEYS_DIR" "$EP_VOLUME"; }
 
@@ -20,7 +23,8 @@ ep_install_unlock_helper() {
   changed+=$(ep_install_file /etc/systemd/system/encrypted-platform-unlock.service 0644 <<'UNIT'
 [Unit]
 Description=Unlock and mount encrypted-platform LUKS volumes
-After=local-fs.target cryptsetup.target
+After=local-fs.target cryptsetup.target network-online.target
+Wants=network-online.target
 Before=docker.service containerd.service
 
 [Service]
@@ -74,6 +78,18 @@ ep_remove_keyfile() {
   if [ -f "$keyfile" ] && [ ! -L "$keyfile" ] && command -v shred >/dev/null 2>&1; then shred -u -- "$keyfile"; else rm -f -- "$keyfile"; fi
   ep_log "removed $keyfile"
   ep_did keyfile-removed
+}
+
+# Unlock through clevis: the table entries name no key file; the helper asks clevis.
+ep_boot_setup_clevis() {
+  local crypttab_line fstab_line network=""
+  if [ "$EP_UNLOCK_AT_BOOT" = tang ]; then network=,_netdev; fi
+  crypttab_line=$(ep_table_line "$EP_MAPPER" "$(ep_crypttab_source)" none "luks,noauto,nofail$network")
+  fstab_line=$(ep_table_line "$(ep_mapper_path)" "$EP_MOUNT" "$EP_FILESYSTEM" "defaults,nodev,nosuid,noauto,nofail$network" 0 2)
+  ep_remove_keyfile
+  ep_table_set /etc/crypttab 1 "$EP_MAPPER" "$crypttab_line"
+  ep_table_set /etc/fstab 2 "$EP_MOUNT" "$fstab_line"
+  ep_install_unlock_helper
 }
 
 # Manual unlock: no key stays on the host.

@@ -17,11 +17,17 @@ ep_main() {
   ep_mkfs_if_pending
   ep_mount
   ep_prepare_data_dir
+  # The binding changes the header, so it comes before the header backup.
+  case "$EP_UNLOCK_AT_BOOT" in
+    tang | tpm2) ep_clevis_converge ;;
+    crypttab | manual) ep_clevis_remove ;;
+    *) ep_die "unknown unlock-at-boot mode $EP_UNLOCK_AT_BOOT" ;;
+  esac
   ep_header_backup
   case "$EP_UNLOCK_AT_BOOT" in
     crypttab) ep_boot_setup ;;
     manual) ep_boot_remove ;;
-    *) ep_die "unknown unlock-at-boot mode $EP_UNLOCK_AT_BOOT" ;;
+    tang | tpm2) ep_boot_setup_clevis ;;
   esac
   ep_report
 }
