@@ -31,6 +31,8 @@ class VMFactory:
         memory_mb: int | None = None,
         boot: bool = True,
         boot_timeout: float | None = None,
+        guest_forwards: Iterable[str] = (),
+        extra_qemu_args: Iterable[str] = (),
     ) -> VM:
         name = name or f"{flavour}{len(self.vms)}"
         vm = VM(
@@ -40,6 +42,8 @@ class VMFactory:
             data_disks=data_disks,
             forward_ports=forward_ports,
             memory_mb=memory_mb,
+            guest_forwards=guest_forwards,
+            extra_qemu_args=extra_qemu_args,
         )
         self.vms.append(vm)
         if boot:

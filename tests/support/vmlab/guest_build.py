@@ -24,6 +24,10 @@ COMMON_PACKAGES = (
     "cryptsetup-bin", "grep", "sed", "mawk", "findutils", "diffutils", "kmod", "procps",
     "iptables", "sudo", "hostname", "iproute2", "tar", "gzip", "openssh-server", "openssh-sftp-server",
     "udev", "dmsetup", "restic",
+    # network-bound unlock: clevis' LUKS binding and Tang pin, and what they run
+    "clevis", "clevis-luks", "jose", "luksmeta", "curl", "libpwquality-tools",
+    # and its TPM 2.0 pin (tpm2-tools reach the TPM through a TCTI library they dlopen)
+    "clevis-tpm2", "tpm2-tools", "libtss2-tcti-device0",
 )  # fmt: skip
 DOCKER_PACKAGES = ("docker.io", "containerd", "runc", "tini")
 # Inputs of the asset builds beyond the packages above.
@@ -47,6 +51,9 @@ EXTRA_HOST_FILES = (
     "/etc/ethertypes",
     "/etc/sudo.conf",
     "/etc/alternatives/awk",
+    "/etc/security/pwquality.conf",  # pwmake (clevis' key generator) reads it, and the
+    "/var/cache/cracklib",  # dictionary cracklib-runtime's install builds (pwmake checks against it)
+    "/usr/lib/x86_64-linux-gnu/libtss2-tcti-device.so.0",  # tpm2-tools' /dev/tpmrm0 access (dlopen)
 )
 DOCKER_EXTRA_HOST_FILES = ("/etc/containerd/config.toml",)
 # busybox covers odds and ends only; Debian's programs always win (an applet is linked into

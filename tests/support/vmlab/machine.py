@@ -71,6 +71,8 @@ class VM(DiskSlots, GuestAccess):
         forward_ports: Iterable[int] = (),
         readonly_disks: Mapping[str, Path] | None = None,
         overlay_root: bool = True,
+        guest_forwards: Iterable[str] = (),
+        extra_qemu_args: Iterable[str] = (),
     ) -> None:
         self.assets = assets
         self.flavour = assets.flavour
@@ -88,6 +90,15 @@ class VM(DiskSlots, GuestAccess):
         guest_ports = list(DOCKER_PORTS) if self.flavour == "docker" else []
         guest_ports += [port for port in forward_ports if port not in guest_ports and port != 22]
         self._guest_ports = guest_ports
+        # qemu user networking `guestfwd` rules ("tcp:10.0.2.100:7500-cmd:..."): a guest
+        # connection to that address runs the command on this machine with the connection on its
+        # stdin/stdout (the only way out of restrict=on, and only to what the test started).
+        self.guest_forwards = list(guest_forwards)
+        # Devices the test provides beyond disks and the network (e.g. a software TPM).
+        self.extra_qemu_args = list(extra_qemu_args)
+        for rule in self.guest_forwards:
+            if "," in rule:
+                raise VMError(f"a guestfwd rule cannot hold a comma: {rule!r}")
         self._proc: subprocess.Popen[bytes] | None = None
         self.ssh_port = 0
         self.forwarded: dict[int, int] = {}  # guest port -> host loopback port, set at first boot
@@ -137,6 +148,8 @@ class VM(DiskSlots, GuestAccess):
             argv += ["-drive", f"file={path},format=raw,if=none,id=ro{index},readonly=on"]
             argv += ["-device", f"virtio-blk-pci,drive=ro{index},serial={serial}"]
         argv += ["-device", "virtio-rng-pci"]
+        argv += self.extra_qemu_args
+        forwards += [f"guestfwd={rule}" for rule in self.guest_forwards]
         argv += ["-nic", "user,model=virtio-net-pci,restrict=on," + ",".join(forwards)]
         return argv
 
