@@ -134,7 +134,7 @@ ep_clevis_bind_failed() {
 
 ep_clevis_converge() {
   ep_clevis_tools
-  local want record generation=0 binding="" current="" owned="" bound slot
+  local want record generation=0 binding="" current="" owned="" bound slot needs_bind=yes
   want=$(ep_binding_want)
   ep_remove_orphan_clevis_tokens
   record=$(ep_binding_record)
@@ -142,6 +142,7 @@ ep_clevis_converge() {
   bound=$(ep_clevis_slots | tr '\n' ' ')
   # shellcheck disable=SC2086 # a list of slot numbers
   if [ "$binding" = "$want" ] && [ -n "$current" ] && ep_word_in "$current" $bound; then
+    needs_bind=""
     if ! ep_clevis_slot_opens "$current"; then
       if [ "$EP_UNLOCK_AT_BOOT" = tang ]; then
         # A Tang server that does not answer now may answer at the next boot; binding anew
@@ -151,13 +152,11 @@ ep_clevis_converge() {
         # The sealed key does not open on this TPM (another mainboard, a cleared TPM, PCRs
         # changed by a firmware update): the slot is sealed anew to this host's TPM.
         ep_log "key slot $current does not open with this host's TPM; sealing a new one"
-        binding=""
+        needs_bind=yes
       fi
     fi
   fi
-  # shellcheck disable=SC2086 # a list of slot numbers
-  if [ "$binding" != "$want" ] || [ -z "$current" ] || ! ep_word_in "$current" $bound; then
-    local old_binding=$binding old_current=$current
+  if [ -n "$needs_bind" ]; then
     slot=$(ep_free_keyslot)
     # shellcheck disable=SC2086 # a list of slot numbers
     ep_word_in "$slot" $owned || owned="${owned:+$owned }$slot"
@@ -167,7 +166,7 @@ ep_clevis_converge() {
     ep_log "binding key slot $slot with clevis ($EP_UNLOCK_AT_BOOT)"
     if ! ep_with_key "$EP_KEY" clevis luks bind -y -s "$slot" -k - -d "$EP_SOURCE" sss "$EP_CLEVIS_CONFIG"; then
       # The binding that worked stays the one on record (a later run with good settings keeps it).
-      ep_binding_write "$((generation + 1))" "$old_binding" "$old_current" "$owned"
+      ep_binding_write "$((generation + 1))" "$binding" "$current" "$owned"
       ep_clevis_bind_failed
     fi
     ep_clevis_slot_opens "$slot" || ep_die "the clevis-bound key slot $slot does not open $EP_SOURCE"
