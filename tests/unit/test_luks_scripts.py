@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import subprocess
@@ -169,8 +170,6 @@ TANG = {
 
 
 def test_tang_mode_passes_the_clevis_configuration_and_nothing_else_does() -> None:
-    import json
-
     tang = params_of(render_program("ensure", spec_for({"encryption": TANG})))
     assert tang["EP_UNLOCK_AT_BOOT"] == "tang"
     assert json.loads(tang["EP_CLEVIS_CONFIG"]) == {
