@@ -1,11 +1,7 @@
 """`make backup-now|restore|backup-drill|backup-snapshots STACK=...`: the stack's backup tool
 (`encrypted-platform-backup`, installed on the Docker host by the program's backup Command) run
-on the stack's host the way the program reaches it:
-
-- host.mode local: `sudo -n TOOL ...` (the tool itself when already root);
-- host.mode ssh: `ssh` with the deploy key and the pinned host key the program keeps under
-  ~/.ssh/encrypted-platform/<project>-<stack>/ (components/host.py), as host.user to
-  host.address:host.port, then `sudo -n TOOL ...` unless the user is root without host.become.
+on the stack's host the way the program reaches it (scripts/host_access.py: `sudo -n` on this
+machine, or ssh with the stack's deploy key and pinned host key).
 
     python -m scripts.backups now STACK
     python -m scripts.backups snapshots STACK [VOLUME]
@@ -20,16 +16,15 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from components.at_rest.backup_scripts import BackupHostPaths
-from components.host import ssh_material_dir
-from components.settings import PROJECT, SettingsError, StackSettings, parse_settings
+from components.settings import SettingsError, StackSettings, parse_settings
 from components.settings.backups import backup_volume_names
+from scripts.host_access import host_argv as host_argv_of
 from scripts.show_stack import stack_config
 
 ACTIONS = {"now": "backup", "snapshots": "snapshots", "restore": "restore", "drill": "drill"}
@@ -80,32 +75,7 @@ def host_argv(
     settings: StackSettings, stack: str, tool_args: Sequence[str], *, euid: int | None = None
 ) -> list[str]:
     """The argv that runs the tool with `tool_args` on the stack's host."""
-    tool = BackupHostPaths().tool
-    host = settings.host
-    if host.mode == "local":
-        root = (os.geteuid() if euid is None else euid) == 0
-        return [*([] if root else ["sudo", "-n"]), tool, *tool_args]
-    material = ssh_material_dir(PROJECT, stack)
-    sudo = host.become or host.user != "root"
-    remote = " ".join(shlex.quote(part) for part in [*(["sudo", "-n"] if sudo else []), tool, *tool_args])
-    return [
-        "ssh",
-        "-i",
-        str(material / "id"),
-        "-o",
-        "IdentitiesOnly=yes",
-        "-o",
-        "StrictHostKeyChecking=yes",
-        "-o",
-        f"UserKnownHostsFile={material / 'known_hosts'}",
-        "-o",
-        "BatchMode=yes",
-        "-p",
-        str(host.port),
-        f"{host.user}@{host.address}",
-        "--",
-        remote,
-    ]
+    return host_argv_of(settings, stack, [BackupHostPaths().tool, *tool_args], euid=euid)
 
 
 def confirmed(question: str, *, environ: dict[str, str], ask: Callable[[str], str]) -> bool:
