@@ -1,0 +1,121 @@
+"""Isolation: which networks each of the stack's containers is on and what it publishes on the
+host, against the stack's network plan (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .model import Control, Expected, Status
+
+
+def _control(id_: str, promise: str, status: Status, summary: str, **details: Any) -> Control:
+    return Control(id_, "isolation", promise, status, summary, details)
+
+
+def container_name(inspected: Mapping[str, Any]) -> str:
+    return str(inspected.get("Name") or "").lstrip("/")
+
+
+def published_ports(inspected: Mapping[str, Any]) -> list[int]:
+    """Host ports a container publishes (its configuration, whether it runs or not)."""
+    ports: set[int] = set()
+    bindings = (inspected.get("HostConfig") or {}).get("PortBindings") or {}
+    runtime = (inspected.get("NetworkSettings") or {}).get("Ports") or {}
+    for table in (bindings, runtime):
+        for entries in table.values():
+            for entry in entries or []:
+                if str(entry.get("HostPort") or "").isdigit():
+                    ports.add(int(entry["HostPort"]))
+    if (inspected.get("HostConfig") or {}).get("NetworkMode") == "host":
+        ports.add(-1)  # every port it listens on: host networking publishes everything
+    return sorted(ports)
+
+
+def networks_of(inspected: Mapping[str, Any]) -> list[str]:
+    return sorted(((inspected.get("NetworkSettings") or {}).get("Networks") or {}).keys())
+
+
+def check(expected: Expected, facts: Mapping[str, Any]) -> list[Control]:
+    containers = facts.get("containers")
+    if containers is None:
+        return [
+            _control("isolation.containers", "network-isolation", "skip", "Docker did not answer on the host")
+        ]
+    by_name = {container_name(c): c for c in containers}
+    controls: list[Control] = []
+    for want in expected.containers:
+        found = by_name.get(want.name)
+        if found is None:
+            controls.append(
+                _control(
+                    f"isolation.networks[{want.name}]",
+                    "network-isolation",
+                    "fail",
+                    f"no container {want.name} on the host",
+                )
+            )
+            continue
+        networks = networks_of(found)
+        details = {
+            "networks": networks,
+            "expected": list(want.networks),
+            "state": (found.get("State") or {}).get("Status"),
+        }
+        if networks != list(want.networks):
+            extra = sorted(set(networks) - set(want.networks))
+            missing = sorted(set(want.networks) - set(networks))
+            controls.append(
+                _control(
+                    f"isolation.networks[{want.name}]",
+                    "network-isolation",
+                    "fail",
+                    f"on networks the plan does not give it: {', '.join(extra) or 'none'}; missing: {', '.join(missing) or 'none'}",
+                    **details,
+                )
+            )
+        else:
+            controls.append(
+                _control(
+                    f"isolation.networks[{want.name}]",
+                    "network-isolation",
+                    "pass",
+                    f"on exactly its {len(networks)} planned networks",
+                    **details,
+                )
+            )
+        ports = published_ports(found)
+        extra_ports = sorted(set(ports) - set(want.published_ports))
+        port_details = {"published": ports, "expected": list(want.published_ports)}
+        if extra_ports:
+            what = ", ".join("all (host network)" if p == -1 else str(p) for p in extra_ports)
+            controls.append(
+                _control(
+                    f"isolation.published-ports[{want.name}]",
+                    "firewall-boundaries",
+                    "fail",
+                    f"publishes host ports the stack does not: {what}",
+                    **port_details,
+                )
+            )
+        else:
+            summary = f"publishes {', '.join(map(str, ports))}" if ports else "publishes no host port"
+            controls.append(
+                _control(
+                    f"isolation.published-ports[{want.name}]",
+                    "firewall-boundaries",
+                    "pass",
+                    summary,
+                    **port_details,
+                )
+            )
+    controls.append(
+        _control(
+            "isolation.reachability-probes",
+            "firewall-boundaries",
+            "skip",
+            "probes from inside each container (host sshd, Docker API, the outside) are not run by this audit: they need a "
+            "process in the container; tests/docker/test_isolation.py proves the firewall on a test engine",
+        )
+    )
+    return controls
