@@ -25,7 +25,7 @@ ROOT_ONLY_MODES = ("400", "600")
 SWAP_ADVICE = "run the host without swap or with encrypted swap (docs/services.md)"
 
 
-def _control(id_: str, promise: str, status: Status, summary: str, **details: Any) -> Control:
+def _control(id_: str, promise: str, status: Status, summary: str, /, **details: Any) -> Control:
     return Control(id_, "at-rest", promise, status, summary, details)
 
 
@@ -182,7 +182,7 @@ def _key_slots(volume: ExpectedVolume, metadata: Mapping[str, Any]) -> Control:
                 id_,
                 "key-management",
                 "warn",
-                f"clevis slots {sorted(clevis)} although unlock is {volume.unlock}",
+                f"clevis slots {', '.join(sorted(clevis, key=int))} although unlock is {volume.unlock}",
                 **details,
             )
         return _control(
@@ -224,7 +224,7 @@ def _key_slots(volume: ExpectedVolume, metadata: Mapping[str, Any]) -> Control:
             id_,
             "key-management",
             "warn",
-            f"clevis slots {foreign} were bound by hand, not by the stack",
+            f"clevis slots {', '.join(foreign)} were bound by hand, not by the stack",
             **details,
         )
     return _control(

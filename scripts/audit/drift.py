@@ -15,7 +15,7 @@ from .model import Control, Expected, Status
 DOCKER_NETWORKS = frozenset({"bridge", "host", "none", "docker_gwbridge", "ingress"})
 
 
-def _control(id_: str, promise: str, status: Status, summary: str, **details: Any) -> Control:
+def _control(id_: str, promise: str, status: Status, summary: str, /, **details: Any) -> Control:
     return Control(id_, "drift", promise, status, summary, details)
 
 

@@ -11,7 +11,7 @@ from .model import Control, Expected, ExpectedEdge, Status
 REDIRECT_STATUSES = (301, 308)
 
 
-def _control(id_: str, promise: str, status: Status, summary: str, **details: Any) -> Control:
+def _control(id_: str, promise: str, status: Status, summary: str, /, **details: Any) -> Control:
     return Control(id_, "in-transit", promise, status, summary, details)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from .model import Control, Expected, Status
 
 
-def _control(id_: str, promise: str, status: Status, summary: str, **details: Any) -> Control:
+def _control(id_: str, promise: str, status: Status, summary: str, /, **details: Any) -> Control:
     return Control(id_, "isolation", promise, status, summary, details)
 
 

@@ -1,0 +1,89 @@
+"""scripts/audit/isolation.py and drift.py: containers on their planned networks publishing only
+what the stack publishes pass; a container on a foreign network, an extra published port, and
+containers, volumes and networks beside the stack are named."""
+
+from __future__ import annotations
+
+import pytest
+
+from scripts.audit import drift, isolation
+from tests.support import audit_facts as af
+
+pytestmark = pytest.mark.unit
+WEBAPP = "encrypted-platform-webapp"
+
+
+def test_the_stack_as_planned_passes_and_the_probes_are_skipped_with_a_reason() -> None:
+    want = af.expected()
+    found = {
+        c.id: c for c in isolation.check(want, af.host_facts(want)) + drift.check(want, af.host_facts(want))
+    }
+    assert {i: c.status for i, c in found.items() if c.status != "pass"} == {
+        "isolation.reachability-probes": "skip"
+    }
+    assert f"isolation.networks[{WEBAPP}]" in found and "drift.containers" in found
+
+
+def test_a_container_on_a_network_the_plan_does_not_give_it_fails() -> None:
+    want = af.expected()
+    facts = af.host_facts(want)
+    facts["containers"][1]["NetworkSettings"]["Networks"]["encrypted-platform-egress"] = {}
+    control = {c.id: c for c in isolation.check(want, facts)}[f"isolation.networks[{WEBAPP}]"]
+    assert control.status == "fail" and "encrypted-platform-egress" in control.summary
+
+
+def test_a_backend_publishing_a_port_fails_and_host_networking_counts_as_all() -> None:
+    want = af.expected()
+    facts = af.host_facts(want)
+    facts["containers"][1] = af.container(WEBAPP, ("ep-link--edge--webapp",), (5432,))
+    control = {c.id: c for c in isolation.check(want, facts)}[f"isolation.published-ports[{WEBAPP}]"]
+    assert control.status == "fail" and "5432" in control.summary
+    facts["containers"][1] = af.container(WEBAPP, ("host",))
+    control = {c.id: c for c in isolation.check(want, facts)}[f"isolation.published-ports[{WEBAPP}]"]
+    assert control.status == "fail" and "host network" in control.summary
+
+
+def test_a_declared_container_missing_fails() -> None:
+    want = af.expected()
+    facts = af.host_facts(want)
+    del facts["containers"][1]
+    assert {c.id: c for c in isolation.check(want, facts)}[f"isolation.networks[{WEBAPP}]"].status == "fail"
+
+
+def test_an_extra_container_publishing_a_port_is_drift_twice() -> None:
+    want = af.expected()
+    facts = af.host_facts(want)
+    facts["containers"].append(af.container("intruder", ("bridge",), (8080,)))
+    found = {c.id: c for c in drift.check(want, facts)}
+    assert found["drift.containers"].status == "fail" and "intruder" in found["drift.containers"].summary
+    assert (
+        found["drift.published-ports"].status == "fail"
+        and "intruder: 8080" in found["drift.published-ports"].summary
+    )
+
+
+def test_an_undeclared_volume_fails_a_secret_files_volume_of_the_program_passes() -> None:
+    want = af.expected()
+    facts = af.host_facts(want)
+    facts["dockerVolumes"].append(
+        {"Name": "encrypted-platform-webapp-files", "Labels": {want.files_label: "webapp"}}
+    )
+    assert {c.id: c.status for c in drift.check(want, facts)}["drift.volumes"] == "pass"
+    facts["dockerVolumes"].append({"Name": "scratch", "Labels": None})
+    control = {c.id: c for c in drift.check(want, facts)}["drift.volumes"]
+    assert control.status == "fail" and "scratch" in control.summary
+
+
+def test_an_undeclared_network_warns() -> None:
+    want = af.expected()
+    facts = af.host_facts(want)
+    facts["networks"].append({"Name": "side-net"})
+    control = {c.id: c for c in drift.check(want, facts)}["drift.networks"]
+    assert control.status == "warn" and "side-net" in control.summary
+
+
+def test_without_docker_both_skip() -> None:
+    want = af.expected()
+    facts = af.host_facts(want)
+    facts["containers"] = facts["networks"] = facts["dockerVolumes"] = None
+    assert [c.status for c in isolation.check(want, facts) + drift.check(want, facts)] == ["skip", "skip"]
