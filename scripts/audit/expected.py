@@ -16,6 +16,7 @@ from components.isolation.network import plan_networks
 from components.isolation.service import FILES_LABEL
 from components.outputs import stack_outputs
 from components.settings import PROJECT, StackSettings
+from components.settings.edge import EdgeSettings
 from components.settings.storage import LUKS_CIPHER, LUKS_KEY_SIZE_BITS
 
 from .model import Expected, ExpectedContainer, ExpectedEdge, ExpectedRoute, ExpectedVolume
@@ -56,8 +57,8 @@ def _field(entry: Mapping[str, Any], where: str, key: str) -> Any:
     return entry[key]
 
 
-def _headers(settings: StackSettings) -> tuple[dict[str, str], tuple[str, ...]]:
-    rules = headers_middleware(settings.edge)["headers"]
+def _headers(edge: EdgeSettings) -> tuple[dict[str, str], tuple[str, ...]]:
+    rules = headers_middleware(edge)["headers"]
     sts = f"max-age={rules['stsSeconds']}"
     if rules["stsIncludeSubdomains"]:
         sts += "; includeSubDomains"
@@ -75,8 +76,14 @@ def _headers(settings: StackSettings) -> tuple[dict[str, str], tuple[str, ...]]:
     return values, absent
 
 
-def _edge(settings: StackSettings, outputs: Mapping[str, Any]) -> ExpectedEdge | None:
-    routes = outputs.get("routes") or {}
+def expected_edge(edge: EdgeSettings, routes: Mapping[str, Any] | None = None) -> ExpectedEdge | None:
+    """What the edge should show from outside: the routes (the `routes` output, or the settings'),
+    the TLS profile, the header rules of the edge's configuration (traefik_config.py)."""
+    if routes is None:
+        routes = {
+            name: {"url": f"https://{r.host}{r.path}", "websocket": r.websocket}
+            for name, r in edge.routes.items()
+        }
     if not routes:
         return None
     expected_routes = []
@@ -85,9 +92,8 @@ def _edge(settings: StackSettings, outputs: Mapping[str, Any]) -> ExpectedEdge |
         expected_routes.append(
             ExpectedRoute(name, url.hostname or "", url.path or "/", bool(route.get("websocket")))
         )
-    edge = settings.edge
     min_version = edge.tls.effective_min_version
-    values, absent = _headers(settings)
+    values, absent = _headers(edge)
     return ExpectedEdge(
         routes=tuple(expected_routes),
         http_port=edge.ports.http,
@@ -159,6 +165,6 @@ def expected_facts(settings: StackSettings, stack: str, outputs: Mapping[str, An
         volumes=tuple(volumes),
         containers=tuple(containers),
         networks=networks,
-        edge=_edge(settings, outputs),
+        edge=expected_edge(settings.edge, outputs.get("routes") or {}),
         files_label=FILES_LABEL,
     )
