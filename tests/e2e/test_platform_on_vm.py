@@ -19,6 +19,7 @@ import os
 import secrets
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +39,7 @@ from tests.support.edgelab.security_headers import check_security_headers
 from tests.support.edgelab.websocket_probes import wss_matrix
 from tests.support.images import standin_changes
 from tests.support.program_runner import run_main
-from tests.support.vmlab.assets import PYTHON_STANDIN_IMAGE, TRAEFIK_IMAGE
+from tests.support.vmlab.assets import BAKED_IMAGES, PYTHON_STANDIN_IMAGE, TRAEFIK_IMAGE
 from tests.support.vmlab.fixtures import VMFactory
 from tests.support.vmlab.machine import VM
 
@@ -91,8 +92,15 @@ class Scenario:
     def https(self, path: str = "/", **kw: Any) -> Any:
         return request(self.vm.port(443), HOST, path, tls=client_context(self.pki.root_file), **kw)
 
-    def guest(self, command: str, *, input: str | None = None, check: bool = True) -> str:  # noqa: A002
-        return self.vm.ssh(command, input=input, check=check).stdout.decode()
+    def guest(
+        self,
+        command: str,
+        *,
+        input: str | None = None,  # noqa: A002 - same name as subprocess.run
+        check: bool = True,
+        timeout: float = 120.0,
+    ) -> str:
+        return self.vm.ssh(command, input=input, check=check, timeout=timeout).stdout.decode()
 
     def wait_for_edge(self, timeout: float = 300) -> None:
         """Until a request through the edge reaches the web app (Traefik loads, backends start)."""
@@ -221,6 +229,19 @@ def luks_programs(harness: ApplyHarness) -> dict[str, Any]:
 # 1 -----------------------------------------------------------------------------------------------
 
 
+def test_0_the_docker_host_is_a_restricted_vm_with_its_engine_up(scenario: Scenario) -> None:
+    client = scenario.vm.docker_client()
+    assert client.ping() and client.info()["Driver"] == "overlay2"
+    assert set(BAKED_IMAGES) <= {tag for image in client.images.list() for tag in image.tags}
+    assert "-N DOCKER" in scenario.guest("iptables -t nat -S"), "dockerd programs NAT through iptables-nft"
+    # The guest reaches nothing beyond qemu's user network; its forwards bind this machine's loopback.
+    argv = scenario.vm._qemu_argv()
+    nic = argv[argv.index("-nic") + 1].split(",")
+    assert "restrict=on" in nic
+    forwards = [part for part in nic if part.startswith("hostfwd=")]
+    assert len(forwards) == 3 and all(part.startswith("hostfwd=tcp:127.0.0.1:") for part in forwards)
+
+
 def test_1_apply_creates_the_platform(scenario: Scenario) -> None:
     with timed("1a first apply"):
         report = scenario.apply()
@@ -299,15 +320,18 @@ def test_3_no_container_reaches_the_hosts_sshd_or_the_outside(scenario: Scenario
     with timed("3 isolation"):
         # From inside every service container, in one round trip: its bridge gateways' sshd (the
         # host), the host's own address, the outside (qemu's gateway and DNS). The docker CLI on
-        # the VM runs the probes (docker-py's exec over an ssh transport breaks on close).
+        # the VM runs the probes (docker-py's exec over an ssh transport breaks on close), all
+        # containers at once: one `docker exec` takes seconds under emulation.
         script = (
-            "for name in " + " ".join(BUILTIN_SERVICES) + "; do c=encrypted-platform-$name; "
-            "targets=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.Gateway}}:22 {{end}}' $c); "
-            "docker exec $c /usr/bin/python3 -I -S /opt/standin/probe.py tcp-many 2 $targets "
-            '10.0.2.15:22 10.0.2.2:80 10.0.2.3:53 | sed "s/^/$name /"; done'
+            "out=$(mktemp -d); for name in " + " ".join(BUILTIN_SERVICES) + "; do "
+            "( c=encrypted-platform-$name; "
+            "targets=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.Gateway}}:22 {{end}}' \"$c\"); "
+            'docker exec "$c" /usr/bin/python3 -I -S /opt/standin/probe.py tcp-many 2 $targets '
+            '10.0.2.15:22 10.0.2.2:80 10.0.2.3:53 | sed "s/^/$name /" > "$out/$name" ) & done; '
+            'wait; cat "$out"/*; rm -r "$out"'
         )
         results: dict[str, str] = {}
-        for line in scenario.guest(script).splitlines():
+        for line in scenario.guest(script, timeout=600).splitlines():
             name, target, result = line.split()
             results[f"{name} -> {target}"] = result
         assert {k.split()[0] for k in results} == set(BUILTIN_SERVICES)
@@ -331,9 +355,12 @@ def test_4_a_second_apply_changes_nothing_and_every_program_detects_its_state(sc
     with timed("4 second apply"):
         report = scenario.apply()
         assert not (report.created or report.updated or report.replaced or report.deleted), report
-        for recorded in scenario.harness.of_type(LUKS):
+        # The programs run again side by side, as the engine runs independent resources.
+        recorded_programs = scenario.harness.of_type(LUKS)
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            outputs = list(pool.map(scenario.harness.rerun, recorded_programs))
+        for recorded, output in zip(recorded_programs, outputs, strict=True):
             name = recorded.request.name
-            output = scenario.harness.rerun(recorded)
             last = output.get("stdout", "").strip().splitlines()[-1:] or [""]
             if name.endswith("-luks"):
                 assert json.loads(last[0])["actions"] == "none", (name, last)
@@ -348,6 +375,13 @@ def test_5_after_a_reboot_volumes_unlock_containers_return_and_data_is_intact(sc
     with timed("5 reboot"):
         scenario.vm.reboot()
         scenario.harness.reconnect()
+        # The guest's init runs the project's unlock helper, and only then containerd and dockerd.
+        console = scenario.vm.console()
+        unlocked = "/usr/local/sbin/encrypted-platform-unlock exited with status 0"
+        assert unlocked in console, console[-3000:]
+        assert (
+            console.index(unlocked) < console.index("starting containerd") < console.index("starting dockerd")
+        )
         for volume in VOLUMES:
             assert (
                 scenario.guest(f"findmnt -n -o SOURCE --target /srv/encrypted/{volume}/data").strip()

@@ -1,19 +1,16 @@
-"""Smoke tests of the VM lab itself: what the vm and e2e tiers rely on, really exercised."""
+"""Smoke tests of the VM lab itself: what the vm and e2e tiers rely on, really exercised. The
+docker flavour's own checks (engine up with the baked images, restricted network, loopback-only
+forwards, the unlock helper before dockerd at boot) run on the e2e tier's VM, which boots one
+anyway: a docker-flavour boot costs minutes under emulation."""
 
 from __future__ import annotations
 
 import secrets
 import shlex
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
-import pytest
-
-from tests.support.vmlab.assets import BAKED_IMAGES, BUSYBOX_IMAGE
 from tests.support.vmlab.guest_build import kernel_version
-from tests.support.vmlab.host import GUEST_FILES
 from tests.support.vmlab.machine import VM
 
 # Test-only KDF cost (argon2 benchmarking takes ~3 s per unlock under emulation); the project
@@ -152,92 +149,3 @@ def test_hard_kill_then_boot_keeps_synced_files(module_luks_vm: VM) -> None:
 
     assert vm.boot_id != before
     assert text(vm, "cat /root/crash-token") == token
-
-
-# --- docker flavour -----------------------------------------------------------------------------
-
-
-def http_get(port: int, deadline_seconds: float = 60.0) -> bytes:
-    """GET / on a host loopback port, retrying while the container starts."""
-    deadline = time.monotonic() + deadline_seconds
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
-                return response.read()
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
-
-
-def test_dockerd_is_up_with_baked_images(module_docker_vm: VM) -> None:
-    client = module_docker_vm.docker_client()
-    assert client.ping()
-    tags = {tag for image in client.images.list() for tag in image.tags}
-    assert set(BAKED_IMAGES) <= tags
-    assert client.info()["Driver"] == "overlay2"
-    # dockerd programmed its NAT rules through iptables-nft.
-    assert "-N DOCKER" in text(module_docker_vm, "iptables -t nat -S")
-
-
-def test_forwards_bind_loopback_only_and_network_is_restricted(module_docker_vm: VM) -> None:
-    argv = module_docker_vm._qemu_argv()
-    nic = argv[argv.index("-nic") + 1]
-    assert "restrict=on" in nic.split(",")
-    forwards = [part for part in nic.split(",") if part.startswith("hostfwd=")]
-    assert len(forwards) == 3  # ssh, 80, 443
-    assert all(part.startswith("hostfwd=tcp:127.0.0.1:") for part in forwards)
-
-
-def test_published_port_answers_on_the_forwarded_loopback_port(module_docker_vm: VM) -> None:
-    client = module_docker_vm.docker_client()
-    container = client.containers.run(
-        BUSYBOX_IMAGE,
-        ["httpd", "-f", "-p", "8080", "-h", "/www"],
-        detach=True,
-        init=True,
-        ports={"8080/tcp": 80},
-        name="smoke-web",
-    )
-    try:
-        assert http_get(module_docker_vm.port(80)) == b"stand-in service\n"
-    finally:
-        container.remove(force=True)
-
-
-@pytest.fixture(scope="module")
-def rebooted_docker_vm(module_docker_vm: VM) -> VM:
-    """The docker VM after a clean reboot, with an unlock-hook stub installed and a container
-    with restart policy `always` started before it."""
-    vm = module_docker_vm
-    stub = Path(GUEST_FILES / "unlock-hook-stub").read_bytes()
-    vm.ssh(f"mkdir -p /usr/local/sbin && cat > {UNLOCK_HOOK} && chmod 0755 {UNLOCK_HOOK}", input=stub)
-    vm.docker_client().containers.run(
-        BUSYBOX_IMAGE,
-        ["httpd", "-f", "-p", "8443", "-h", "/www"],
-        detach=True,
-        init=True,
-        ports={"8443/tcp": 443},
-        restart_policy={"Name": "always"},
-        name="smoke-restart",
-    )
-    vm.reboot()
-    return vm
-
-
-def test_unlock_hook_runs_at_boot_before_dockerd(rebooted_docker_vm: VM) -> None:
-    vm = rebooted_docker_vm
-    console = vm.console()
-    called = f"unlock-hook-stub: called boot_id={vm.boot_id} docker=not-running"
-    assert called in console
-    assert f"{UNLOCK_HOOK} exited with status 0" in console
-    assert console.index(called) < console.index("starting containerd") < console.index("starting dockerd")
-    assert text(vm, "tail -n 1 /root/unlock-hook-stub.log") == f"{vm.boot_id} not-running"
-
-
-def test_restart_policy_container_runs_again_after_clean_reboot(rebooted_docker_vm: VM) -> None:
-    vm = rebooted_docker_vm
-    container = vm.docker_client().containers.get("smoke-restart")
-    assert container.status == "running"
-    assert container.attrs["RestartCount"] == 0  # restarted by dockerd at boot, not crash-looping
-    assert http_get(vm.port(443)) == b"stand-in service\n"

@@ -9,7 +9,7 @@ One design, two flavours, both booted from Debian's kernel under TCG (no KVM her
   started at boot, with test images (busybox, Traefik) baked into the cached root image.
 
 Assets (kernel, initramfs, ext4 root image, SSH keys) are built from files on this machine and
-cached under ``.cache/vmlab/<kind>-<hash of inputs>/``; a change to any input (guest files under
+cached under ``~/.cache/encrypted-platform/vmlab/<kind>-<hash of inputs>/``; a change to any input (guest files under
 ``tests/support/vmlab/``, the build code, package versions, the kernel) builds a new set. Each
 ``VM`` boots a copy-on-write overlay of the cached root image, so files written by the project
 (crypttab, keyfiles, fstab, Docker state) survive its reboots but never leak into another VM.

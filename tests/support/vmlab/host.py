@@ -16,7 +16,10 @@ log = logging.getLogger("vmlab")
 
 REPO = Path(__file__).resolve().parents[3]
 GUEST_FILES = Path(__file__).resolve().parent
-CACHE = Path(os.environ.get("VMLAB_CACHE", str(REPO / ".cache" / "vmlab")))
+# Outside the checkout, so every clone on this machine (CI's fresh one included) reuses the
+# images: entries are keyed by a digest of all their inputs, a changed input builds a new entry.
+_USER_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+CACHE = Path(os.environ.get("VMLAB_CACHE") or _USER_CACHE / "encrypted-platform" / "vmlab")
 
 FLAVOURS = ("luks", "docker")
 
