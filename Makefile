@@ -8,7 +8,7 @@ DEV_STAMP := .venv/.deps-dev
 POLICY_STAMP := policy/.venv/.deps
 
 .PHONY: up deps test test-fast test-deps lint bench preview output destroy show env pin-images \
-	backup-now restore backup-drill backup-snapshots recover-passphrase
+	backup-now restore backup-drill backup-snapshots recover-passphrase audit
 
 # Set up and deploy the dev stack (scripts/up-dev.sh: prerequisites, venvs, Pulumi CLI, `pulumi up`).
 up:
@@ -30,7 +30,7 @@ $(POLICY_STAMP): policy/requirements.txt
 # skipped and named (tests/conftest.py), and under CI=true fails the run instead.
 ALL_TIERS := unit or host or policy or docker or vm or e2e
 test: deps
-	$(PY) -m pytest -m "$(ALL_TIERS)"
+	$(PY) -m pytest -m "$(ALL_TIERS)" --durations=30
 
 test-fast: deps
 	$(PY) -m pytest -m unit -q
@@ -77,3 +77,14 @@ recover-passphrase:
 	@[ -x $(PY) ] || ./scripts/python-deps.sh program >&2
 	@source scripts/pulumi-env.sh $(if $(filter dev,$(STACK)),local,cli) && \
 		YES=$(YES) $(PY) -m scripts.recover_passphrase "$(STACK)" "$(VOLUME)"
+
+# Evidence of what the stack's deployment enforces (scripts/audit, docs/audit.md): read-only facts
+# from its host (reached as the program reaches it) and a TLS scan of its edge, judged against the
+# settings. Exit 1 when a control fails. JSON= and HTML= write the reports; EDGE=HOST:PORT scans
+# another address, EDGE=none skips the scan; OUTPUTS= a `pulumi stack output --json` file;
+# CA_FILE= the CA that signs the edge's chain (the dev CA).
+audit:
+	[ -x $(PY) ] || ./scripts/python-deps.sh program
+	$(PY) -m scripts.audit "$(STACK)" $(if $(JSON),--json "$(JSON)") $(if $(HTML),--html "$(HTML)") \
+		$(if $(filter none,$(EDGE)),--no-edge,$(if $(EDGE),--edge "$(EDGE)")) \
+		$(if $(OUTPUTS),--outputs "$(OUTPUTS)") $(if $(CA_FILE),--ca-file "$(CA_FILE)")
