@@ -78,7 +78,12 @@ def main(
         return 2
     stack = args.stack
     try:
-        settings = parse_settings(config_of(stack), stack=stack)
+        config = config_of(stack)
+    except SystemExit as error:  # show_stack names the stacks there are
+        print(error, file=sys.stderr)
+        return 2
+    try:
+        settings = parse_settings(config, stack=stack)
     except SettingsError as error:
         print(f"error: Pulumi.{stack}.yaml: {error}", file=sys.stderr)
         return 2

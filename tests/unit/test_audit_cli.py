@@ -114,3 +114,8 @@ def test_a_bad_outputs_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_edge_addresses() -> None:
     assert edge_address("127.0.0.1:8443") == ("127.0.0.1", 8443)
     assert edge_address("edge.example.org:443:80") == ("edge.example.org", 443, 80)
+
+
+def test_an_unknown_stack_exits_2_naming_the_stacks(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["nosuch", "--no-edge"], runner_of=Host().runner_of) == 2
+    assert "Pulumi.nosuch.yaml does not exist (stacks: " in capsys.readouterr().err
