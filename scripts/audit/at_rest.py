@@ -255,12 +255,19 @@ def _mapping(volume: ExpectedVolume, facts: Mapping[str, Any], expected: Expecte
         problems.append(f"cipher {fields.get('cipher')}")
     if fields.get("keysize") != f"{expected.key_size_bits} bits":
         problems.append(f"key size {fields.get('keysize')}")
+    # The mapping's backing: the device itself, or the loop device's file for an image file.
+    backing = fields.get("loop") or fields.get("device")
+    sources = {volume.source, str(facts.get("sourceRealpath") or volume.source)}
+    details["loop"] = fields.get("loop")
+    if backing not in sources:
+        problems.append(f"backing {backing} (not {volume.source})")
     if problems:
         return _control(
             id_,
             "aes-256-xts",
             "fail",
-            f"{volume.mapper_path} is open with {', '.join(problems)}; expected LUKS2 {expected.cipher} {expected.key_size_bits} bits",
+            f"{volume.mapper_path} is open with {', '.join(problems)}; expected LUKS2 {expected.cipher} "
+            f"{expected.key_size_bits} bits on {volume.source}",
             **details,
         )
     return _control(

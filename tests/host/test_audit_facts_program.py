@@ -7,6 +7,7 @@ mount controls must say so (the VM tier opens them). Everything the header tells
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import secrets
 import shutil
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.audit import argv_runner, run_audit
+from scripts.audit import argv_runner, run_audit, ssh_runner
 from scripts.audit.host_facts import FACTS_PROGRAM, facts_input, facts_program_text
 from scripts.audit.model import Expected
 from tests.support import audit_facts as af
@@ -158,3 +159,15 @@ def test_hostile_records_are_refused_by_the_program_itself(tmp_path: Path) -> No
     )
     assert result.returncode == 2 and b"not a plain value" in result.stderr
     assert not marker.exists()
+
+
+def test_through_a_remote_shell_the_program_and_its_records_arrive_intact(deployed: Expected) -> None:
+    """ssh_runner's one remote command word list, run by a login shell as sshd would (`bash -c`
+    of the string): the same facts as a local run."""
+    remote_shell = ["bash", "-c", 'exec bash -c "$1"', "stand-in-ssh"]
+    through_ssh = json.loads(
+        ssh_runner(remote_shell, sudo=False)(facts_program_text(), facts_input(deployed))
+    )
+    local = json.loads(argv_runner()(facts_program_text(), facts_input(deployed)))
+    assert through_ssh["volumes"] == local["volumes"]
+    assert through_ssh["volumes"][0]["luksMetadata"]["segments"]["0"]["encryption"] == "aes-xts-plain64"

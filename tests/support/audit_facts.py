@@ -121,12 +121,14 @@ def volume_facts(want: Expected, v: ExpectedVolume) -> dict[str, Any]:
         "name": v.name,
         "source": v.source,
         "sourceStat": "600 root 1073741824 1700000000 regular file",
+        "sourceRealpath": v.source,
         "isLuks": True,
         "luksMetadata": metadata,
         "luksDump": f"LUKS header information\nVersion:       \t2\nEpoch:         \t3\nUUID:          \t{v.luks_uuid}\n",
         "mapperStatus": (
             f"{v.mapper_path} is active and is in use.\n  type:    LUKS2\n  cipher:  aes-xts-plain64\n"
-            f"  keysize: 512 bits\n  key location: keyring\n  device:  /dev/loop0\n  mode:    read/write\n"
+            f"  keysize: 512 bits\n  key location: keyring\n  device:  /dev/loop0\n  loop:    {v.source}\n"
+            "  mode:    read/write\n"
         ),
         "mount": {
             "filesystems": [

@@ -79,6 +79,12 @@ def _mapper_weak(f: dict[str, Any]) -> None:
     )
 
 
+def _mapper_on_another_device(f: dict[str, Any]) -> None:
+    _volume(f)["mapperStatus"] = _volume(f)["mapperStatus"].replace(
+        f"loop:    {_volume(f)['source']}", "loop:    /tmp/other.img"
+    )
+
+
 def _not_mounted(f: dict[str, Any]) -> None:
     _volume(f)["mount"] = None
 
@@ -144,6 +150,13 @@ BROKEN: list[tuple[str, Callable[[dict[str, Any]], None], str, str, str]] = [
         "at-rest.mapping[app-db]",
         "fail",
         "cipher aes-cbc-plain, key size 256 bits",
+    ),
+    (
+        "opened elsewhere",
+        _mapper_on_another_device,
+        "at-rest.mapping[app-db]",
+        "fail",
+        "backing /tmp/other.img",
     ),
     ("not mounted", _not_mounted, "at-rest.mount[app-db]", "fail", "nothing is mounted"),
     ("mounted elsewhere", _mounted_from_elsewhere, "at-rest.mount[app-db]", "fail", "from /dev/sda3"),

@@ -109,6 +109,7 @@ ep_volume_facts() {
   printf '{"name":%s' "$(ep_json_string "$name")"
   printf ',"source":%s' "$(ep_json_string "$source")"
   printf ',"sourceStat":%s' "$(ep_stat "$source")"
+  printf ',"sourceRealpath":%s' "$(ep_json_output readlink -f -- "$source")"
   printf ',"isLuks":%s' "$(if cryptsetup isLuks -- "$source" >/dev/null 2>&1; then printf true; else printf false; fi)"
   printf ',"luksMetadata":%s' "$(ep_json_raw cryptsetup luksDump --dump-json-metadata -- "$source")"
   printf ',"luksDump":%s' "$(ep_json_output cryptsetup luksDump -- "$source")"
