@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from components.in_transit.edge import CONTAINER_PREFIX
+from components.at_rest.encrypted_volume import LABEL_PREFIX
 
 from .isolation import container_name, published_ports
 from .model import Control, Expected, Status
 
+MAPPING_LABEL = f"{LABEL_PREFIX}.luks.mapping"  # encrypted_volume.volume_labels
 # Docker's own networks (bridge mode and Swarm).
 DOCKER_NETWORKS = frozenset({"bridge", "host", "none", "docker_gwbridge", "ingress"})
 
@@ -23,9 +24,15 @@ def _declared_volume(expected: Expected, inspected: Mapping[str, Any]) -> bool:
     name = str(inspected.get("Name") or "")
     if name in {v.docker_volume for v in expected.volumes}:
         return True
-    # A service's secret files: a subdirectory of an encrypted volume, made by the program.
+    # A directory of an encrypted volume bound on its own (a service's secret files, the edge's
+    # directory): the program labels it with the volume's mapping, and its source is inside that
+    # volume's mount point.
     labels = inspected.get("Labels") or {}
-    return expected.files_label in labels and name.startswith(f"{CONTAINER_PREFIX}-")
+    device = str((inspected.get("Options") or {}).get("device") or "")
+    return any(
+        labels.get(MAPPING_LABEL) == v.mapper and device.startswith(v.mount_point.rstrip("/") + "/")
+        for v in expected.volumes
+    )
 
 
 def check(expected: Expected, facts: Mapping[str, Any]) -> list[Control]:

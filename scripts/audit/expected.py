@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 
 from components.in_transit.traefik_config import INTERMEDIATE_CIPHER_SUITES, headers_middleware
 from components.isolation.network import plan_networks
-from components.isolation.service import FILES_LABEL
 from components.outputs import stack_outputs
 from components.settings import PROJECT, StackSettings
 from components.settings.edge import EdgeSettings
@@ -166,5 +165,4 @@ def expected_facts(settings: StackSettings, stack: str, outputs: Mapping[str, An
         containers=tuple(containers),
         networks=networks,
         edge=expected_edge(settings.edge, outputs.get("routes") or {}),
-        files_label=FILES_LABEL,
     )

@@ -111,9 +111,6 @@ class Expected:
     containers: tuple[ExpectedContainer, ...]
     networks: tuple[str, ...]
     edge: ExpectedEdge | None
-    # Volumes the program creates beside the encrypted ones, by label: secret files of a service
-    # (a subdirectory of an encrypted volume, bound on its own).
-    files_label: str = "encrypted-platform.files-of"
     # Certificate expiry thresholds in days: below warn, a renewal is late; below fail, it failed.
     expiry_warn_days: int = 30
     expiry_fail_days: int = 14

@@ -62,13 +62,21 @@ def test_an_extra_container_publishing_a_port_is_drift_twice() -> None:
     )
 
 
-def test_an_undeclared_volume_fails_a_secret_files_volume_of_the_program_passes() -> None:
+def test_an_undeclared_volume_fails_a_directory_volume_of_the_program_passes() -> None:
     want = af.expected()
     facts = af.host_facts(want)
-    facts["dockerVolumes"].append(
-        {"Name": "encrypted-platform-webapp-files", "Labels": {want.files_label: "webapp"}}
-    )
+    volume = want.volumes[0]
+    files = {
+        "Name": "encrypted-platform-webapp-files",
+        "Labels": {drift.MAPPING_LABEL: volume.mapper},
+        "Options": {"type": "none", "o": "bind", "device": f"{volume.mount_point}/binds/webapp"},
+    }
+    facts["dockerVolumes"].append(files)
     assert {c.id: c.status for c in drift.check(want, facts)}["drift.volumes"] == "pass"
+    # The label alone does not make a volume the program's: its source must be on that volume.
+    files["Options"] = {"type": "none", "o": "bind", "device": "/var/lib/elsewhere"}
+    assert {c.id: c.status for c in drift.check(want, facts)}["drift.volumes"] == "fail"
+    files["Options"] = {"type": "none", "o": "bind", "device": f"{volume.mount_point}/binds/webapp"}
     facts["dockerVolumes"].append({"Name": "scratch", "Labels": None})
     control = {c.id: c for c in drift.check(want, facts)}["drift.volumes"]
     assert control.status == "fail" and "scratch" in control.summary
