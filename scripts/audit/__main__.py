@@ -106,10 +106,14 @@ def main(
     except (FactsError, ValueError) as error:
         print(f"error: stack {stack}: {error}", file=sys.stderr)
         return 2
-    if args.json:
-        args.json.write_text(render_json(report))
-    if args.html:
-        args.html.write_text(render_html(report))
+    try:
+        if args.json:
+            args.json.write_text(render_json(report))
+        if args.html:
+            args.html.write_text(render_html(report))
+    except OSError as error:
+        print(f"error: cannot write the report: {error}", file=sys.stderr)
+        return 2
     for control in report.controls:
         if control.status != "pass":
             print(f"{control.status.upper():4} {control.id}: {control.summary}")

@@ -119,3 +119,11 @@ def test_edge_addresses() -> None:
 def test_an_unknown_stack_exits_2_naming_the_stacks(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["nosuch", "--no-edge"], runner_of=Host().runner_of) == 2
     assert "Pulumi.nosuch.yaml does not exist (stacks: " in capsys.readouterr().err
+
+
+def test_a_report_that_cannot_be_written_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "missing-directory" / "r.json"
+    assert (
+        main(["prod", "--no-edge", "--json", str(target)], config_of=config, runner_of=Host().runner_of) == 2
+    )
+    assert "cannot write the report" in capsys.readouterr().err
