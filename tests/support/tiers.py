@@ -147,6 +147,7 @@ TOOLS: dict[str, Probe] = {
     "postgresql": _postgresql,
     "tang": _packages(["tang", "clevis-luks", "socat", "curl"]),
     "swtpm": _packages(["swtpm", "clevis-tpm2", "tpm2-tools"]),
+    "chromium": _programs("chromium"),
 }
 
 
