@@ -6,8 +6,10 @@ test on 127.0.0.1. Standard library TLS, plus the `openssl` command for what Pyt
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import http.client
+import secrets
 import shutil
 import socket
 import ssl
@@ -199,11 +201,16 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._tls.wrap_socket(raw, server_hostname=self.host)
 
 
-def _response(connection: http.client.HTTPConnection, host: str, path: str) -> dict[str, Any]:
+def _response(
+    connection: http.client.HTTPConnection, host: str, path: str, extra: dict[str, str] | None = None
+) -> dict[str, Any]:
     try:
-        connection.request("GET", path, headers={"Host": host, "User-Agent": "encrypted-platform-audit"})
+        connection.request(
+            "GET", path, headers={"Host": host, "User-Agent": "encrypted-platform-audit", **(extra or {})}
+        )
         response = connection.getresponse()
-        response.read(64 * 1024)
+        if response.status != 101:  # an upgraded connection has no body to read
+            response.read(64 * 1024)
         headers: dict[str, list[str]] = {}
         for name, value in response.getheaders():
             headers.setdefault(name.lower(), []).append(value)
@@ -244,9 +251,39 @@ def scan_edge(target: EdgeTarget, edge: ExpectedEdge) -> dict[str, Any]:
             "error": redirect["error"],
         }
     trust = ssl.create_default_context(cafile=target.ca_file)
+    facts["upgrades"] = {}
     for route in edge.routes:
         if route.websocket:
+            facts["upgrades"][route.name] = websocket_upgrades(target, trust, route.host, route.path, edge)
             continue
         connection = _PinnedHTTPSConnection(target.address, target.https_port, route.host, trust)
         facts["responses"][route.name] = _response(connection, route.host, route.path)
     return facts
+
+
+FOREIGN_ORIGIN = "https://audit-foreign-origin.invalid"
+
+
+def websocket_upgrades(
+    target: EdgeTarget, trust: ssl.SSLContext, host: str, path: str, edge: ExpectedEdge
+) -> dict[str, Any]:
+    """The status of a WebSocket upgrade from a foreign Origin, and from an allowed Origin
+    without a session (no cookie, no Authorization): neither may be switched (101)."""
+
+    def upgrade(origin: str) -> dict[str, Any]:
+        headers = {
+            "Connection": "Upgrade",
+            "Upgrade": "websocket",
+            "Sec-WebSocket-Version": "13",
+            "Sec-WebSocket-Key": base64.b64encode(secrets.token_bytes(16)).decode(),
+            "Origin": origin,
+        }
+        connection = _PinnedHTTPSConnection(target.address, target.https_port, host, trust)
+        answer = _response(connection, host, path, headers)
+        return {"origin": origin, "status": answer["status"], "error": answer["error"]}
+
+    allowed = edge.websocket_origins[0] if edge.websocket_origins else None
+    return {
+        "foreignOrigin": upgrade(FOREIGN_ORIGIN),
+        "noSession": None if allowed is None else upgrade(allowed),
+    }

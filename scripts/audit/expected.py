@@ -103,6 +103,7 @@ def expected_edge(edge: EdgeSettings, routes: Mapping[str, Any] | None = None) -
         headers_absent=absent,
         certificate_mode=edge.certificates.mode,
         staples_ocsp=edge.certificates.mode == "custom",
+        websocket_origins=tuple(edge.websocket.allowed_origins),
     )
 
 

@@ -268,6 +268,50 @@ def _headers(edge: ExpectedEdge, route: str, response: Mapping[str, Any]) -> Con
     )
 
 
+def _websocket(route: str, upgrades: Mapping[str, Any] | None) -> Control:
+    """A WebSocket upgrade from a foreign Origin, and from an allowed Origin without a session, is
+    refused (anything but 101). Whether a valid session is let through needs a session: not here."""
+    id_ = f"in-transit.websocket[{route}]"
+    if not upgrades:
+        return _control(id_, "websocket", "skip", "the WebSocket upgrades were not probed")
+    switched = [
+        f"{what} ({probe.get('origin')})"
+        for what, probe in (
+            ("a foreign Origin", upgrades.get("foreignOrigin")),
+            ("no session", upgrades.get("noSession")),
+        )
+        if probe and probe.get("status") == 101
+    ]
+    unanswered = [p.get("error") for p in upgrades.values() if p and p.get("status") is None]
+    details = dict(upgrades)
+    if switched:
+        return _control(
+            id_,
+            "websocket",
+            "fail",
+            f"the edge upgraded a WebSocket with {' and '.join(switched)}",
+            **details,
+        )
+    if unanswered:
+        return _control(id_, "websocket", "fail", f"no answer to an upgrade: {unanswered[0]}", **details)
+    if upgrades.get("noSession") is None:
+        return _control(
+            id_,
+            "websocket",
+            "warn",
+            "a foreign Origin is refused; no allowed Origin is set to try without a session",
+            **details,
+        )
+    statuses = {k: (v or {}).get("status") for k, v in upgrades.items()}
+    return _control(
+        id_,
+        "websocket",
+        "pass",
+        f"a foreign Origin and a missing session are refused ({statuses})",
+        **details,
+    )
+
+
 def check(expected: Expected, facts: Mapping[str, Any] | None) -> list[Control]:
     edge = expected.edge
     if edge is None:
@@ -295,14 +339,7 @@ def check(expected: Expected, facts: Mapping[str, Any] | None) -> list[Control]:
         controls.append(_redirect(edge, host, (facts.get("redirects") or {}).get(host) or {}))
     for route in edge.routes:
         if route.websocket:
-            controls.append(
-                _control(
-                    f"in-transit.websocket[{route.name}]",
-                    "websocket",
-                    "skip",
-                    "the WebSocket matrix (foreign Origin, no session) is not probed by this audit; tests/edge/test_websocket_guard.py proves it on real Traefik",
-                )
-            )
+            controls.append(_websocket(route.name, (facts.get("upgrades") or {}).get(route.name)))
             continue
         controls.append(_headers(edge, route.name, (facts.get("responses") or {}).get(route.name) or {}))
     return controls

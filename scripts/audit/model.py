@@ -90,6 +90,7 @@ class ExpectedEdge:
     headers_absent: tuple[str, ...]  # banners the edge removes
     certificate_mode: str
     staples_ocsp: bool  # the edge staples OCSP for certificates that name a responder
+    websocket_origins: tuple[str, ...] = ()  # the Origins a WebSocket upgrade is allowed from
 
     @property
     def hosts(self) -> tuple[str, ...]:

@@ -54,6 +54,12 @@ def test_the_default_edge_passes_every_control(custom_edge: TraefikInstance, pki
     )
     assert found[f"in-transit.https-redirect[{HOST}]"].status == "pass"
     assert found["in-transit.security-headers[app]"].status == "pass"
+    websocket = found["in-transit.websocket[events]"]
+    assert websocket.status == "pass", websocket
+    assert (
+        websocket.details["foreignOrigin"]["status"] != 101
+        and websocket.details["noSession"]["status"] == 401
+    )
     assert found[f"in-transit.certificate-chain[{HOST}]"].status == "pass"
 
 

@@ -68,6 +68,7 @@ def expected(*volumes: ExpectedVolume, pbkdf_memory_kib: int | None = 65536) -> 
             headers_absent=("Server", "X-Powered-By"),
             certificate_mode="custom",
             staples_ocsp=True,
+            websocket_origins=("https://app.example.test",),
         ),
     )
 
@@ -221,6 +222,18 @@ def edge_facts(want: Expected, days_left: float = 80.0) -> dict[str, Any]:
             for h in hosts
         },
         "redirects": {h: {"status": 301, "location": f"https://{h}/", "error": None} for h in hosts},
+        "upgrades": {
+            r.name: {
+                "foreignOrigin": {
+                    "origin": "https://audit-foreign-origin.invalid",
+                    "status": 404,
+                    "error": None,
+                },
+                "noSession": {"origin": "https://app.example.test", "status": 401, "error": None},
+            }
+            for r in want.edge.routes
+            if r.websocket
+        },
         "responses": {
             r.name: {
                 "status": 200,

@@ -20,12 +20,9 @@ def controls(facts: dict[str, Any] | None, **overrides: Any) -> dict[str, Contro
     return {c.id: c for c in in_transit.check(af.expected(), facts)}
 
 
-def test_an_edge_as_configured_passes_and_websocket_routes_are_skipped_with_a_reason() -> None:
+def test_an_edge_as_configured_passes() -> None:
     found = controls(af.edge_facts(af.expected()))
-    assert {i: c.status for i, c in found.items() if c.status != "pass"} == {
-        "in-transit.websocket[events]": "skip"
-    }
-    assert "test_websocket_guard" in found["in-transit.websocket[events]"].summary
+    assert {i: c.status for i, c in found.items() if c.status != "pass"} == {}
     assert set(found) >= {
         "in-transit.tls-protocols", "in-transit.tls12-cipher-suites", f"in-transit.certificate-chain[{HOST}]",
         f"in-transit.certificate-names[{HOST}]", f"in-transit.certificate-expiry[{HOST}]",
@@ -116,3 +113,20 @@ def test_a_missing_or_weakened_header_and_a_banner_fail() -> None:
 def test_an_unreachable_edge_fails_and_no_scan_skips() -> None:
     assert controls({"reachable": False, "error": "refused"})["in-transit.edge"].status == "fail"
     assert controls(None)["in-transit.edge"].status == "skip"
+
+
+@pytest.mark.parametrize("probe", ["foreignOrigin", "noSession"])
+def test_a_websocket_upgrade_switched_without_origin_or_session_fails(probe: str) -> None:
+    facts = af.edge_facts(af.expected())
+    facts["upgrades"]["events"][probe]["status"] = 101
+    control = controls(facts)["in-transit.websocket[events]"]
+    assert control.status == "fail" and "upgraded a WebSocket" in control.summary
+
+
+def test_a_websocket_route_not_probed_is_skipped_and_no_answer_fails() -> None:
+    facts = af.edge_facts(af.expected())
+    facts["upgrades"] = {}
+    assert controls(facts)["in-transit.websocket[events]"].status == "skip"
+    facts = af.edge_facts(af.expected())
+    facts["upgrades"]["events"]["noSession"] = {"origin": "x", "status": None, "error": "timed out"}
+    assert controls(facts)["in-transit.websocket[events]"].status == "fail"
