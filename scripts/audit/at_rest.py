@@ -77,9 +77,18 @@ def _format(volume: ExpectedVolume, facts: Mapping[str, Any]) -> Control:
     version = dump_field(facts.get("luksDump"), "Version")
     uuid = dump_field(facts.get("luksDump"), "UUID")
     details = {"source": volume.source, "version": version, "uuid": uuid, "expectedUuid": volume.luks_uuid}
-    if version != "2" or facts.get("luksMetadata") is None:
+    if version != "2":
         return _control(
             id_, "luks-volumes", "fail", f"{volume.source} is LUKS version {version}, not LUKS2", **details
+        )
+    if facts.get("luksMetadata") is None:
+        return _control(
+            id_,
+            "luks-volumes",
+            "fail",
+            f"{volume.source} is LUKS2, but the host's cryptsetup printed no JSON metadata "
+            "(luksDump --dump-json-metadata needs cryptsetup 2.4 or later)",
+            **details,
         )
     if uuid != volume.luks_uuid:
         return _control(

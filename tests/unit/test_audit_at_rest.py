@@ -48,6 +48,10 @@ def _luks1(f: dict[str, Any]) -> None:
     _volume(f)["luksMetadata"] = None
 
 
+def _no_json_dump(f: dict[str, Any]) -> None:
+    _volume(f)["luksMetadata"] = None
+
+
 def _weak_cipher(f: dict[str, Any]) -> None:
     _volume(f)["luksMetadata"]["segments"]["0"]["encryption"] = "aes-cbc-essiv:sha256"
 
@@ -137,6 +141,7 @@ BROKEN: list[tuple[str, Callable[[dict[str, Any]], None], str, str, str]] = [
     ("missing source", _missing_source, "at-rest.luks2[app-db]", "fail", "does not exist"),
     ("no LUKS", _not_luks, "at-rest.luks2[app-db]", "fail", "no LUKS header"),
     ("LUKS1", _luks1, "at-rest.luks2[app-db]", "fail", "not LUKS2"),
+    ("no JSON dump", _no_json_dump, "at-rest.luks2[app-db]", "fail", "needs cryptsetup 2.4"),
     ("another device", _set_uuid, "at-rest.luks2[app-db]", "fail", "another LUKS2 device"),
     ("weak cipher", _weak_cipher, "at-rest.cipher[app-db]", "fail", "aes-cbc-essiv:sha256"),
     ("256-bit key", _small_key, "at-rest.cipher[app-db]", "fail", "[256] bit keys"),
