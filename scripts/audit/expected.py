@@ -151,6 +151,13 @@ def expected_facts(settings: StackSettings, stack: str, outputs: Mapping[str, An
             for key, entry in (outputs.get("networks") or {}).items()
         )
     )
+    internal = tuple(
+        sorted(
+            str(entry["name"])
+            for entry in (outputs.get("networks") or {}).values()
+            if isinstance(entry, Mapping) and entry.get("role") == "internal"
+        )
+    )
     kdf = encryption.kdf
     return Expected(
         stack=stack,
@@ -166,4 +173,5 @@ def expected_facts(settings: StackSettings, stack: str, outputs: Mapping[str, An
         containers=tuple(containers),
         networks=networks,
         edge=expected_edge(settings.edge, outputs.get("routes") or {}),
+        internal_networks=internal,
     )

@@ -36,6 +36,39 @@ def networks_of(inspected: Mapping[str, Any]) -> list[str]:
     return sorted(((inspected.get("NetworkSettings") or {}).get("Networks") or {}).keys())
 
 
+def _internal_networks(expected: Expected, networks: list[Mapping[str, Any]]) -> Control:
+    """The plan's internal networks have no route out (Docker's `internal`)."""
+    by_name = {str(n.get("Name")): n for n in networks}
+    missing = [name for name in expected.internal_networks if name not in by_name]
+    routed = [
+        name for name in expected.internal_networks if name in by_name and not by_name[name].get("Internal")
+    ]
+    details = {"internal": list(expected.internal_networks), "missing": missing, "notInternal": routed}
+    if routed:
+        return _control(
+            "isolation.internal-networks",
+            "network-isolation",
+            "fail",
+            f"networks of the plan's internal links with a route out: {', '.join(routed)}",
+            **details,
+        )
+    if missing:
+        return _control(
+            "isolation.internal-networks",
+            "network-isolation",
+            "fail",
+            f"networks missing: {', '.join(missing)}",
+            **details,
+        )
+    return _control(
+        "isolation.internal-networks",
+        "network-isolation",
+        "pass",
+        f"{len(expected.internal_networks)} internal networks, none with a route out",
+        **details,
+    )
+
+
 def check(expected: Expected, facts: Mapping[str, Any]) -> list[Control]:
     containers = facts.get("containers")
     if containers is None:
@@ -109,6 +142,7 @@ def check(expected: Expected, facts: Mapping[str, Any]) -> list[Control]:
                     **port_details,
                 )
             )
+    controls.append(_internal_networks(expected, facts.get("networks") or []))
     controls.append(
         _control(
             "isolation.reachability-probes",

@@ -112,6 +112,7 @@ class Expected:
     containers: tuple[ExpectedContainer, ...]
     networks: tuple[str, ...]
     edge: ExpectedEdge | None
+    internal_networks: tuple[str, ...] = ()  # networks with no route out (role internal)
     # Certificate expiry thresholds in days: below warn, a renewal is late; below fail, it failed.
     expiry_warn_days: int = 30
     expiry_fail_days: int = 14

@@ -61,6 +61,7 @@ def expected(lab: DockerLab, monkeypatch: pytest.MonkeyPatch) -> Expected:
             ExpectedContainer(WEBAPP, (LINK,), ()),
         ),
         networks=(INGRESS, LINK),
+        internal_networks=(LINK,),
         edge=None,
     )
 
@@ -73,6 +74,7 @@ def test_the_stack_as_planned_passes_isolation_and_drift(expected: Expected) -> 
     found = statuses(expected)
     wanted = [i for i in found if i.startswith(("isolation.networks", "isolation.published-ports", "drift."))]
     assert len(wanted) == 8
+    assert found["isolation.internal-networks"][0] == "pass"
     assert {i: found[i] for i in wanted if found[i][0] != "pass"} == {}
     # The engine's root is on no encrypted device here: named as outside encryption.
     assert found["at-rest.docker-root"][0] == "warn"

@@ -55,6 +55,7 @@ def expected(*volumes: ExpectedVolume, pbkdf_memory_kib: int | None = 65536) -> 
             ExpectedContainer("encrypted-platform-webapp", ("ep-link--edge--webapp",), ()),
         ),
         networks=("encrypted-platform-ingress", "ep-link--edge--webapp"),
+        internal_networks=("ep-link--edge--webapp",),
         edge=ExpectedEdge(
             routes=(
                 ExpectedRoute("webapp", "app.example.test", "/", False),
@@ -191,7 +192,10 @@ def host_facts(want: Expected) -> dict[str, Any]:
             "deviceTypes": "crypt\npart\ndisk",
         },
         "containers": [container(c.name, c.networks, c.published_ports) for c in want.containers],
-        "networks": [{"Name": n} for n in ("bridge", "host", "none", *want.networks)],
+        "networks": [
+            {"Name": n, "Internal": n in want.internal_networks}
+            for n in ("bridge", "host", "none", *want.networks)
+        ],
         "dockerVolumes": [{"Name": v.docker_volume, "Labels": {}} for v in want.volumes],
     }
 

@@ -34,6 +34,8 @@ def test_expected_volumes_are_the_outputs_of_the_settings() -> None:
     assert (want.cipher, want.key_size_bits) == ("aes-xts-plain64", 512)
     assert want.edge is not None and want.edge.headers["X-Content-Type-Options"] == "nosniff"
     assert want.edge.headers["Strict-Transport-Security"].startswith("max-age=")
+    internal = {n["name"] for n in outputs["networks"].values() if n["role"] == "internal"}
+    assert internal and set(want.internal_networks) == internal
 
 
 def test_a_tang_volume_expects_the_binding_the_luks_program_records() -> None:

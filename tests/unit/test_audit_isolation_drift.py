@@ -95,3 +95,14 @@ def test_without_docker_both_skip() -> None:
     facts = af.host_facts(want)
     facts["containers"] = facts["networks"] = facts["dockerVolumes"] = None
     assert [c.status for c in isolation.check(want, facts) + drift.check(want, facts)] == ["skip", "skip"]
+
+
+def test_an_internal_link_network_with_a_route_out_or_missing_fails() -> None:
+    want = af.expected()
+    facts = af.host_facts(want)
+    link = next(n for n in facts["networks"] if n["Name"] == "ep-link--edge--webapp")
+    link["Internal"] = False
+    control = {c.id: c for c in isolation.check(want, facts)}["isolation.internal-networks"]
+    assert control.status == "fail" and "ep-link--edge--webapp" in control.summary
+    facts["networks"].remove(link)
+    assert {c.id: c for c in isolation.check(want, facts)}["isolation.internal-networks"].status == "fail"
