@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .model import Control, Expected, Status
+from .model import Control, Expected, ExpectedContainer, Status
 
 
 def _control(id_: str, promise: str, status: Status, summary: str, /, **details: Any) -> Control:
@@ -67,6 +67,71 @@ def _internal_networks(expected: Expected, networks: list[Mapping[str, Any]]) ->
         f"{len(expected.internal_networks)} internal networks, none with a route out",
         **details,
     )
+
+
+def may_reach_outside(expected: Expected, container: ExpectedContainer) -> bool:
+    """Only a container on a network with a route out (the edge's ingress, the declared egress
+    services' egress network) may reach beyond the host."""
+    return any(network not in expected.internal_networks for network in container.networks)
+
+
+def _reachability(
+    expected: Expected, reachability: Any, inspected: Mapping[str, Mapping[str, Any]]
+) -> list[Control]:
+    """From inside each of the stack's running containers: the host's sshd and Docker API ports
+    must not open, and the outside must not answer unless the container may reach it."""
+    if reachability is None:
+        return [
+            _control(
+                "isolation.reachability",
+                "firewall-boundaries",
+                "skip",
+                "no probes: Docker or nsenter is missing on the host",
+            )
+        ]
+    probed = {str(entry.get("container")): entry.get("probes") or [] for entry in reachability}
+    controls = []
+    for want in expected.containers:
+        id_ = f"isolation.reachability[{want.name}]"
+        state = ((inspected.get(want.name) or {}).get("State") or {}).get("Status")
+        if want.name not in probed:
+            controls.append(
+                _control(id_, "firewall-boundaries", "skip", f"not probed: the container is {state}")
+            )
+            continue
+        probes = probed[want.name]
+        outside_allowed = may_reach_outside(expected, want)
+        host_open = [
+            f"{p['address']}:{p['port']}"
+            for p in probes
+            if p.get("target") == "host" and p.get("result") == "open"
+        ]
+        outside = [
+            f"{p['address']}:{p['port']} {p['result']}"
+            for p in probes
+            if p.get("target") == "outside" and p.get("result") in ("open", "refused")
+        ]
+        details = {"probes": probes, "outsideAllowed": outside_allowed}
+        problems = []
+        if host_open:
+            problems.append(f"reaches the host's sshd or Docker API at {', '.join(host_open)}")
+        if outside and not outside_allowed:
+            problems.append(f"reaches the outside ({', '.join(outside)}) without declared egress")
+        if problems:
+            controls.append(_control(id_, "firewall-boundaries", "fail", "; ".join(problems), **details))
+            continue
+        host_probes = sum(1 for p in probes if p.get("target") == "host")
+        reach = "may reach the outside (declared)" if outside_allowed else "does not reach the outside"
+        controls.append(
+            _control(
+                id_,
+                "firewall-boundaries",
+                "pass",
+                f"{host_probes} probes of the host's sshd and Docker API ports stay shut; {reach}",
+                **details,
+            )
+        )
+    return controls
 
 
 def check(expected: Expected, facts: Mapping[str, Any]) -> list[Control]:
@@ -143,13 +208,5 @@ def check(expected: Expected, facts: Mapping[str, Any]) -> list[Control]:
                 )
             )
     controls.append(_internal_networks(expected, facts.get("networks") or []))
-    controls.append(
-        _control(
-            "isolation.reachability-probes",
-            "firewall-boundaries",
-            "skip",
-            "probes from inside each container (host sshd, Docker API, the outside) are not run by this audit: they need a "
-            "process in the container; tests/docker/test_isolation.py proves the firewall on a test engine",
-        )
-    )
+    controls.extend(_reachability(expected, facts.get("reachability"), by_name))
     return controls

@@ -197,6 +197,25 @@ def host_facts(want: Expected) -> dict[str, Any]:
             for n in ("bridge", "host", "none", *want.networks)
         ],
         "dockerVolumes": [{"Name": v.docker_volume, "Labels": {}} for v in want.volumes],
+        "reachability": [
+            probes(c.name, outside="refused" if c.published_ports else "timeout") for c in want.containers
+        ],
+    }
+
+
+def probes(name: str, *, host: str = "refused", outside: str = "timeout") -> dict[str, Any]:
+    """The facts program's probes from inside one container: its gateway's and the host address's
+    sshd and Docker API ports (`host` each), the host's default gateway (`outside`)."""
+    return {
+        "container": name,
+        "probes": [
+            *(
+                {"target": "host", "address": address, "port": port, "result": host}
+                for address in ("172.18.0.1", "10.0.2.15")
+                for port in (22, 2375, 2376)
+            ),
+            {"target": "outside", "address": "10.0.2.2", "port": 53, "result": outside},
+        ],
     }
 
 

@@ -11,17 +11,47 @@ from tests.support import audit_facts as af
 
 pytestmark = pytest.mark.unit
 WEBAPP = "encrypted-platform-webapp"
+EDGE = "encrypted-platform-edge"
 
 
-def test_the_stack_as_planned_passes_and_the_probes_are_skipped_with_a_reason() -> None:
+def test_the_stack_as_planned_passes() -> None:
     want = af.expected()
     found = {
         c.id: c for c in isolation.check(want, af.host_facts(want)) + drift.check(want, af.host_facts(want))
     }
-    assert {i: c.status for i, c in found.items() if c.status != "pass"} == {
-        "isolation.reachability-probes": "skip"
-    }
+    assert {i: c.status for i, c in found.items() if c.status != "pass"} == {}
     assert f"isolation.networks[{WEBAPP}]" in found and "drift.containers" in found
+    assert f"isolation.reachability[{WEBAPP}]" in found and f"isolation.reachability[{EDGE}]" in found
+
+
+def test_a_container_reaching_the_hosts_sshd_or_docker_api_fails() -> None:
+    want = af.expected()
+    facts = af.host_facts(want)
+    facts["reachability"][1]["probes"][1]["result"] = "open"  # 172.18.0.1:2375
+    control = {c.id: c for c in isolation.check(want, facts)}[f"isolation.reachability[{WEBAPP}]"]
+    assert control.status == "fail" and "172.18.0.1:2375" in control.summary
+
+
+@pytest.mark.parametrize("answer", ["open", "refused"])
+def test_only_a_container_with_a_route_out_may_reach_the_outside(answer: str) -> None:
+    want = af.expected()
+    facts = af.host_facts(want)
+    facts["reachability"] = [af.probes(EDGE, outside=answer), af.probes(WEBAPP, outside=answer)]
+    found = {c.id: c for c in isolation.check(want, facts)}
+    assert found[f"isolation.reachability[{EDGE}]"].status == "pass"  # the ingress network routes out
+    webapp = found[f"isolation.reachability[{WEBAPP}]"]
+    assert webapp.status == "fail" and "without declared egress" in webapp.summary
+
+
+def test_a_stopped_container_is_not_probed_and_no_probes_at_all_is_a_skip() -> None:
+    want = af.expected()
+    facts = af.host_facts(want)
+    facts["containers"][1]["State"]["Status"] = "exited"
+    del facts["reachability"][1]
+    control = {c.id: c for c in isolation.check(want, facts)}[f"isolation.reachability[{WEBAPP}]"]
+    assert control.status == "skip" and "exited" in control.summary
+    facts["reachability"] = None
+    assert {c.id: c.status for c in isolation.check(want, facts)}["isolation.reachability"] == "skip"
 
 
 def test_a_container_on_a_network_the_plan_does_not_give_it_fails() -> None:

@@ -184,6 +184,77 @@ ep_containers() {
   ep_json_raw docker container inspect -- "${list[@]}"
 }
 
+# One TCP connect from inside a container's network namespace (the host's own tools: nsenter
+# enters the network namespace only, never the container's filesystem): open, refused (a reset:
+# something answered, or the host firewall rejected it), timeout, unreachable (no route).
+ep_probe() {
+  local pid=$1 address=$2 port=$3 out
+  # shellcheck disable=SC2016 # bash's /dev/tcp with the address and port as arguments
+  if out=$(nsenter --target "$pid" --net -- timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$address" "$port" 2>&1); then
+    printf 'open'
+    return 0
+  fi
+  case "$out" in
+    *refused*) printf 'refused' ;;
+    *unreachable* | *"No route"*) printf 'unreachable' ;;
+    "") printf 'timeout' ;;
+    *) printf 'error' ;;
+  esac
+}
+
+# Per running container: TCP probes from inside it to the host's sshd and Docker API ports (on each
+# of its networks' gateways, which are the host, and on the host's own address) and to the outside
+# (the host's default gateway). Probes of all containers run side by side.
+PROBE_HOST_PORTS=(22 2375 2376)
+ep_container_probes() {
+  local id=$1 pid name gateways gateway host_address outside first=yes port
+  pid=$(docker inspect -f '{{.State.Pid}}' -- "$id" 2>/dev/null) || return 0
+  name=$(docker inspect -f '{{.Name}}' -- "$id" 2>/dev/null) || return 0
+  [[ "$pid" =~ ^[1-9][0-9]*$ ]] || return 0
+  gateways=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.Gateway}} {{end}}' -- "$id" 2>/dev/null) || gateways=""
+  host_address=$(ip -4 route get 1.1.1.1 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p' | head -n 1) || host_address=""
+  outside=$(ip -4 route show default 2>/dev/null | sed -n 's/^default via \([0-9.]*\).*/\1/p' | head -n 1) || outside=""
+  printf '{"container":%s,"probes":[' "$(ep_json_string "${name#/}")"
+  for gateway in $gateways $host_address; do
+    [[ "$gateway" =~ ^[0-9.]+$ ]] || continue
+    for port in "${PROBE_HOST_PORTS[@]}"; do
+      if [ "$first" = yes ]; then first=no; else printf ','; fi
+      printf '{"target":"host","address":"%s","port":%s,"result":"%s"}' "$gateway" "$port" "$(ep_probe "$pid" "$gateway" "$port")"
+    done
+  done
+  if [[ "$outside" =~ ^[0-9.]+$ ]]; then
+    if [ "$first" = yes ]; then first=no; else printf ','; fi
+    printf '{"target":"outside","address":"%s","port":53,"result":"%s"}' "$outside" "$(ep_probe "$pid" "$outside" 53)"
+  fi
+  printf ']}'
+}
+
+ep_reachability() {
+  local ids id fd out first=yes
+  local -a fds=()
+  if ! command -v nsenter >/dev/null 2>&1 || ! ids=$(docker ps -q 2>/dev/null); then
+    printf 'null'
+    return 0
+  fi
+  # Each container's probes in a process of its own, read back in order from its pipe (the
+  # output is a few hundred bytes, well inside a pipe's buffer): no file is written.
+  for id in $ids; do
+    [[ "$id" =~ ^[0-9a-f]+$ ]] || continue
+    exec {fd}< <(ep_container_probes "$id")
+    fds+=("$fd")
+  done
+  printf '['
+  for fd in "${fds[@]}"; do
+    out=""
+    IFS= read -r -d '' out <&"$fd" || true
+    exec {fd}<&-
+    [ -n "$out" ] || continue
+    if [ "$first" = yes ]; then first=no; else printf ','; fi
+    printf '%s' "$out"
+  done
+  printf ']'
+}
+
 printf '{"schema":1,"host":%s' "$(ep_json_output uname -n)"
 printf ',"collectedAt":%s' "$(ep_json_output date -u +%Y-%m-%dT%H:%M:%SZ)"
 printf ',"now":%s' "$(ep_json_output date -u +%s)"
@@ -204,4 +275,5 @@ printf ',"dockerRoot":%s' "$(ep_docker_root_facts)"
 printf ',"containers":%s' "$(ep_containers)"
 printf ',"networks":%s' "$(ep_docker_inspect network)"
 printf ',"dockerVolumes":%s' "$(ep_docker_inspect volume)"
+printf ',"reachability":%s' "$(ep_reachability)"
 printf '}\n'
