@@ -132,18 +132,6 @@ def test_create_binds_a_tang_slot_and_keeps_no_key_on_the_host(vm: VM, tang: Tan
     vm.ssh(f"for i in $(seq 1 100); do echo {PLAINTEXT}; done > {volume.data_dir}/notes.txt && sync")
 
 
-def test_reboot_with_tang_reachable_unlocks_and_no_disk_holds_a_key(vm: VM, tang: TangServer) -> None:
-    volume = spec(tang)
-    started = time.monotonic()
-    vm.reboot()
-    timed("reboot, Tang reachable (to ready)", started)
-    assert "ep-app-db: opened through clevis" in vm.console()
-    assert mounted(vm, volume)
-    assert guest(vm, f"sort -u {volume.data_dir}/notes.txt").strip() == PLAINTEXT
-    [slot] = clevis_slots(vm, volume)
-    assert disks_hold(vm, [KEY1, clevis_key(vm, volume, slot)]) == []
-
-
 def test_reboot_with_tang_unreachable_stays_locked_until_the_operator_unlocks(
     vm: VM, tang: TangServer
 ) -> None:
@@ -181,7 +169,9 @@ def test_rotation_rebinds_and_rejects_the_old_passphrase(vm: VM, tang: TangServe
     assert len(clevis_slots(vm, after)) == 1
 
 
-def test_tang_key_rotation_then_the_new_thumbprint_keeps_boot_unlock(vm: VM, tang: TangServer) -> None:
+def test_tang_key_rotation_then_a_reboot_with_tang_reachable_unlocks_and_no_disk_holds_a_key(
+    vm: VM, tang: TangServer
+) -> None:
     [old_thumbprint] = tang.signing_thumbprints()
     tang.rotate_keys()
     [new_thumbprint] = tang.signing_thumbprints()
