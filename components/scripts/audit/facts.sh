@@ -153,10 +153,12 @@ ep_docker_root_facts() {
     "$(if [ -b "$source" ]; then ep_device_types "$source"; else printf 'null'; fi)"
 }
 
-# The ids of `docker <kind> ls -q`, inspected, as one JSON array ([] when there are none).
+# The ids of `docker <kind> ls -q [options]`, inspected, as one JSON array ([] when there are
+# none, null when Docker does not answer).
 ep_docker_inspect() {
   local kind=$1 ids
-  if ! ids=$(docker "$kind" ls -q 2>/dev/null); then
+  shift
+  if ! ids=$(docker "$kind" ls -q "$@" 2>/dev/null); then
     printf 'null'
     return 0
   fi
@@ -167,21 +169,6 @@ ep_docker_inspect() {
   local -a list
   mapfile -t list <<<"$ids"
   ep_json_raw docker "$kind" inspect -- "${list[@]}"
-}
-
-ep_containers() {
-  local ids
-  if ! ids=$(docker ps -a -q 2>/dev/null); then
-    printf 'null'
-    return 0
-  fi
-  if [ -z "$ids" ]; then
-    printf '[]'
-    return 0
-  fi
-  local -a list
-  mapfile -t list <<<"$ids"
-  ep_json_raw docker container inspect -- "${list[@]}"
 }
 
 # One TCP connect from inside a container's network namespace (the host's own tools: nsenter
@@ -272,7 +259,7 @@ printf ',"keysDir":{"path":%s,"entries":%s}' "$(ep_json_string "$KEYS_DIR")" \
 printf ',"swaps":%s' "$(ep_swap_facts)"
 printf ',"tmpfs":%s' "$(ep_json_raw findmnt -J -t tmpfs -o TARGET,OPTIONS)"
 printf ',"dockerRoot":%s' "$(ep_docker_root_facts)"
-printf ',"containers":%s' "$(ep_containers)"
+printf ',"containers":%s' "$(ep_docker_inspect container --all)"
 printf ',"networks":%s' "$(ep_docker_inspect network)"
 printf ',"dockerVolumes":%s' "$(ep_docker_inspect volume)"
 printf ',"reachability":%s' "$(ep_reachability)"
